@@ -1,0 +1,1 @@
+"""HTTP API and Zoom webhook intake (aiohttp)."""

@@ -1,0 +1,39 @@
+"""Run the API: `python -m api` (make run starts it for you)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from aiohttp import web
+
+from api.app import create_app
+from services import Services
+from settings import ConfigError, load_settings
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = load_settings()
+    services = Services.from_settings(settings)
+    await services.verify_database()
+    runner = web.AppRunner(create_app(services), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "0.0.0.0", settings.port)
+    await site.start()
+    logging.getLogger("api").info("API listening on port %s", settings.port)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        await services.close()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except ConfigError as exc:
+        sys.exit(f"configuration error: {exc}")
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,20 @@
+"""The aiohttp application: routes from each module, the error format, body size limits."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from api import health, orgs
+from api.errors import error_middleware
+
+# Zoom's recording.completed bodies with many files stay well under this.
+MAX_BODY_BYTES = 1024 * 1024
+ROUTE_MODULES = (health, orgs)
+
+
+def create_app(services) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app["ctx"] = services
+    for module in ROUTE_MODULES:
+        app.add_routes(module.routes)
+    return app

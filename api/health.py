@@ -1,0 +1,57 @@
+"""Liveness of each dependency, the OpenAPI document and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+
+from api.openapi import build_spec, documented
+
+routes = web.RouteTableDef()
+CHECK_TIMEOUT = 2.0
+
+
+class HealthOut(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+async def _check(coro) -> str:
+    try:
+        await asyncio.wait_for(coro, CHECK_TIMEOUT)
+        return "ok"
+    except Exception as exc:  # the name of the failure is enough; details go to the log
+        return f"down: {type(exc).__name__}"
+
+
+async def _temporal_ok(services) -> None:
+    client = await services.temporal()
+    await client.service_client.check_health()
+
+
+@routes.get("/healthz")
+@documented("Health of the database, Redis and Temporal; 503 names the one that is down",
+            auth="none", response=HealthOut, errors=(503,))
+async def healthz(request: web.Request) -> web.Response:
+    services = request.app["ctx"]
+    db, rd, tp = await asyncio.gather(
+        _check(services.db.ping()), _check(services.redis.ping()), _check(_temporal_ok(services))
+    )
+    checks = {"database": db, "redis": rd, "temporal": tp}
+    ok = all(v == "ok" for v in checks.values())
+    return web.json_response({"status": "ok" if ok else "degraded", "checks": checks}, status=200 if ok else 503)
+
+
+@routes.get("/openapi.json")
+@documented("This document", auth="none")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(build_spec(request.app))
+
+
+@routes.get("/metrics")
+@documented("Prometheus metrics", auth="none", content_type="text/plain")
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

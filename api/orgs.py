@@ -1,0 +1,49 @@
+"""Organizations: created by an admin; each gets one API key, shown once."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel, Field, field_validator
+
+from api.auth import hash_api_key, new_api_key, require_admin
+from api.errors import parse_body
+from api.openapi import documented
+from models import Organization
+
+routes = web.RouteTableDef()
+
+
+class OrgIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be blank")
+        return v.strip()
+
+
+class OrgCreated(BaseModel):
+    id: str
+    name: str
+    api_key: str = Field(description="Shown once; only its hash is stored")
+
+
+async def create_org(services, name: str) -> OrgCreated:
+    key = new_api_key()
+    org = Organization(name=name, api_key_hash=hash_api_key(key))
+    async with services.db.session() as s:
+        s.add(org)
+        await s.commit()
+    return OrgCreated(id=org.id, name=org.name, api_key=key)
+
+
+@routes.post("/v1/orgs")
+@documented("Create an organization (admin key); the org's API key is in this response only",
+            auth="admin", body=OrgIn, response=OrgCreated, status=201, errors=(400, 401, 403))
+async def post_org(request: web.Request) -> web.Response:
+    require_admin(request)
+    body = await parse_body(request, OrgIn)
+    created = await create_org(request.app["ctx"], body.name)
+    return web.json_response(created.model_dump(), status=201)

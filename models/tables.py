@@ -1,0 +1,166 @@
+"""Every table of the service, in one place.
+
+Ids are uuid4 hex strings made by the service. Times are timezone-aware UTC. Token columns hold
+ciphertext from `token_cipher` only; a start URL is never stored at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _ts(nullable: bool = True, **kw: Any) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, **kw))
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Organization(SQLModel, table=True):
+    __tablename__ = "organizations"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    name: str
+    api_key_hash: str = Field(unique=True, index=True)
+    created_at: datetime = _created()
+
+
+class ZoomConnection(SQLModel, table=True):
+    """An org's link to one Zoom user. Reconnecting reuses the row; nothing is ever deleted."""
+
+    __tablename__ = "zoom_connections"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    org_id: str = Field(foreign_key="organizations.id", unique=True, index=True)
+    zoom_user_id: str = Field(index=True)
+    zoom_account_id: str = Field(index=True)
+    zoom_user_name: str = ""
+    zoom_email: str = ""
+    zoom_user_type: int = 2
+    scopes: str = ""
+    # not_connected is never stored: it is the absence of a row.
+    status: str = "active"
+    status_reason: str | None = None
+    warnings: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    access_token_enc: str | None = Field(default=None, sa_column=Column(Text))
+    refresh_token_enc: str | None = Field(default=None, sa_column=Column(Text))
+    access_expires_at: datetime | None = _ts()
+    # Bumped on every token write: refreshes save with compare-and-swap on it.
+    token_version: int = 0
+    consecutive_failures: int = 0
+    connected_at: datetime = _created()
+    last_refreshed_at: datetime | None = _ts()
+    disconnected_at: datetime | None = _ts()
+    status_changed_at: datetime | None = _ts()
+
+
+class IdiSession(SQLModel, table=True):
+    __tablename__ = "idi_sessions"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    org_id: str = Field(foreign_key="organizations.id", index=True)
+    title: str
+    kind: str = "idi"
+    meeting_provider: str = "zoom_app"
+    created_at: datetime = _created()
+
+
+class Booking(SQLModel, table=True):
+    __tablename__ = "bookings"
+    __table_args__ = (UniqueConstraint("org_id", "idempotency_key", name="uq_bookings_org_idem"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    org_id: str = Field(foreign_key="organizations.id", index=True)
+    session_id: str = Field(foreign_key="idi_sessions.id", index=True)
+    participant_name: str
+    participant_email: str
+    start_time: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    duration_minutes: int
+    status: str = "scheduling"
+    status_reason: str | None = None
+    status_message: str | None = None
+    workflow_id: str | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Meeting(SQLModel, table=True):
+    """The one Zoom meeting of a booking (unique booking_id enforces 'at most one')."""
+
+    __tablename__ = "meetings"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    booking_id: str = Field(foreign_key="bookings.id", unique=True, index=True)
+    org_id: str = Field(foreign_key="organizations.id", index=True)
+    zoom_meeting_id: str = Field(index=True)
+    zoom_uuid: str | None = None
+    host_kind: str  # "org" or "system"
+    host_user_id: str | None = None
+    host_email: str = ""
+    host_name: str = ""
+    connection_id: str | None = Field(default=None, foreign_key="zoom_connections.id")
+    fallback_reason: str | None = None
+    join_url: str = ""
+    start_time: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    duration_minutes: int
+    status: str = "scheduled"  # scheduled, deleted
+    created_at: datetime = _created()
+
+
+class RecordingFile(SQLModel, table=True):
+    __tablename__ = "recording_files"
+    __table_args__ = (UniqueConstraint("meeting_id", "zoom_file_id", name="uq_recording_file"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    meeting_id: str = Field(foreign_key="meetings.id", index=True)
+    booking_id: str = Field(foreign_key="bookings.id", index=True)
+    org_id: str = Field(foreign_key="organizations.id", index=True)
+    zoom_file_id: str
+    zoom_meeting_uuid: str | None = None
+    file_type: str
+    file_extension: str = ""
+    recording_type: str | None = None
+    expected_size: int | None = Field(default=None, sa_column=Column(BigInteger))
+    size_bytes: int | None = Field(default=None, sa_column=Column(BigInteger))
+    sha256: str | None = None
+    status: str = "pending"  # pending, downloading, stored, failed
+    status_reason: str | None = None
+    storage_path: str | None = None
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class WebhookEvent(SQLModel, table=True):
+    """The inbox: every valid Zoom event, stored before it is acknowledged."""
+
+    __tablename__ = "webhook_events"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    dedupe_key: str = Field(unique=True)
+    event_type: str = Field(index=True)
+    zoom_meeting_id: str | None = Field(default=None, index=True)
+    zoom_meeting_uuid: str | None = None
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    download_token_enc: str | None = Field(default=None, sa_column=Column(Text))
+    booking_id: str | None = Field(default=None, index=True)
+    route_status: str = "pending"  # pending, routed, unrouted, failed
+    attempts: int = 0
+    last_error: str | None = None
+    received_at: datetime = _created()
+    routed_at: datetime | None = _ts()

@@ -1,0 +1,83 @@
+"""The long-lived connections one process holds: database, Redis, Temporal, Zoom HTTP, the cipher.
+
+Built once at start-up from settings and handed to the API handlers and activities, so nothing
+reaches for a global and tests can build one against their own servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import httpx
+import redis.asyncio as redis
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from models import Database
+from settings import ConfigError, Settings
+from token_cipher import TokenCipher
+
+TASK_QUEUE = "idi"
+
+
+async def connect_temporal(settings: Settings, timeout: float = 5.0) -> Client:
+    return await asyncio.wait_for(
+        Client.connect(
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=pydantic_data_converter,
+        ),
+        timeout,
+    )
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    redis: redis.Redis
+    cipher: TokenCipher
+    http: httpx.AsyncClient
+    _temporal: Client | None = None
+    _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, temporal: Client | None = None) -> "Services":
+        if not settings.database_url or not settings.redis_url:
+            raise RuntimeError("DATABASE_URL and REDIS_URL must be set (make run sets them for you)")
+        return cls(
+            settings=settings,
+            db=Database(settings.database_url),
+            redis=redis.from_url(settings.redis_url),
+            cipher=TokenCipher.from_settings(settings),
+            # Zoom answers within seconds or not at all; downloads set their own timeouts.
+            http=httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0)),
+            _temporal=temporal,
+        )
+
+    async def temporal(self) -> Client:
+        """The Temporal client, connected on first use so the API can start while Temporal is down."""
+        if self._temporal is None:
+            async with self._temporal_lock:
+                if self._temporal is None:
+                    self._temporal = await connect_temporal(self.settings)
+        return self._temporal
+
+    async def verify_database(self) -> None:
+        """Fail start-up with one line naming DATABASE_URL when the database cannot be reached."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            await asyncio.wait_for(self.db.ping(), 10)
+        except Exception as exc:
+            url = make_url(self.settings.database_url)
+            raise ConfigError(
+                f"DATABASE_URL: cannot reach {url.host}:{url.port or 5432}/{url.database} "
+                f"({type(exc).__name__}); check the server is running and the URL is right"
+            ) from None
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.redis.aclose()
+        await self.db.close()

@@ -1,0 +1,56 @@
+"""Temporal worker: serves the `idi` task queue (`python worker.py`; make run starts it).
+
+Workflows run in Temporal's sandbox; activities get the process's Services (database, Redis,
+Zoom HTTP, cipher) injected, so nothing in them reaches for a global.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from temporalio.worker import Worker
+
+from services import TASK_QUEUE, Services
+from settings import ConfigError, load_settings
+from temporal_setup import ensure_search_attributes
+
+
+def build_worker(client, services: Services, task_queue: str = TASK_QUEUE, **options) -> Worker:
+    from activities import build_activities
+    from workflows import WORKFLOWS
+
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=build_activities(services),
+        **options,
+    )
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = load_settings()
+    services = Services.from_settings(settings)
+    await services.verify_database()
+    client = await services.temporal()
+    await ensure_search_attributes(client)
+    worker = build_worker(client, services)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    logging.getLogger("worker").info("worker serving task queue %r", TASK_QUEUE)
+    async with worker:
+        await stop.wait()
+    await services.close()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except ConfigError as exc:
+        sys.exit(f"configuration error: {exc}")
