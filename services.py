@@ -41,6 +41,7 @@ class Services:
     http: httpx.AsyncClient
     _temporal: Client | None = None
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _tokens: object | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, temporal: Client | None = None) -> "Services":
@@ -55,6 +56,15 @@ class Services:
             http=httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0)),
             _temporal=temporal,
         )
+
+    @property
+    def tokens(self):
+        """The one token manager every Zoom call goes through (see token_manager.py)."""
+        if self._tokens is None:
+            from token_manager import TokenManager
+
+            self._tokens = TokenManager(self)
+        return self._tokens
 
     async def temporal(self) -> Client:
         """The Temporal client, connected on first use so the API can start while Temporal is down."""
