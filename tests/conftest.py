@@ -113,10 +113,38 @@ def make_settings(env: dict, **extra):
 
 
 @pytest_asyncio.fixture(scope="session")
-async def services(base_env, temporal_env):
+async def emulator():
+    """The Zoom emulator, in this process, on a free port (its default seed; see zoom_emulator/)."""
+    from zoom_emulator.testing import running_emulator
+
+    async with running_emulator() as emu:
+        yield emu
+
+
+def zoom_env(emu) -> dict:
+    """The ZOOM_* variables that point the service at an emulator, as `make run` sets them."""
+    return {
+        "ZOOM_OAUTH_BASE_URL": emu.oauth_base_url,
+        "ZOOM_API_BASE_URL": emu.api_base_url,
+        "ZOOM_CLIENT_ID": "emu-client-id",
+        "ZOOM_CLIENT_SECRET": "emu-client-secret",
+        "ZOOM_REDIRECT_URI": "http://127.0.0.1:8000/v1/integrations/zoom/callback",
+        "ZOOM_WEBHOOK_SECRET_TOKEN": "emu-webhook-secret",
+        "ZOOM_S2S_ACCOUNT_ID": "emu-system-account",
+        "ZOOM_S2S_CLIENT_ID": "emu-s2s-client-id",
+        "ZOOM_S2S_CLIENT_SECRET": "emu-s2s-client-secret",
+        "ZOOM_SYSTEM_HOSTS": "host1@system.converge.test:2,host2@system.converge.test:2",
+    }
+
+
+@pytest_asyncio.fixture(scope="session")
+async def services(base_env, temporal_env, emulator):
     from services import Services
 
-    settings = make_settings(base_env, TEMPORAL_ADDRESS=temporal_env.client.service_client.config.target_host)
+    settings = make_settings(
+        {**base_env, **zoom_env(emulator)},
+        TEMPORAL_ADDRESS=temporal_env.client.service_client.config.target_host,
+    )
     svc = Services.from_settings(settings, temporal=temporal_env.client)
     yield svc
     await svc.close()
