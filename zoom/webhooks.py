@@ -1,0 +1,308 @@
+"""Zoom webhook signatures and the event payloads the service acts on.
+
+Signature checks run on the raw request bytes: Zoom signs exactly what it sent, and re-serialising
+parsed JSON (spacing, key order, unicode escaping) changes those bytes. Every secret configured is
+tried so that a secret rotation does not drop events signed with the previous one.
+
+The payload models are deliberately lenient (unknown fields kept, optional almost everywhere):
+Zoom adds fields without notice, and a webhook we fail to parse is a webhook we lose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+
+from zoom.ids import meeting_id_str
+
+SIGNATURE_HEADER = "x-zm-signature"
+TIMESTAMP_HEADER = "x-zm-request-timestamp"
+URL_VALIDATION_EVENT = "endpoint.url_validation"
+
+# Timestamps this large are milliseconds. Zoom's unit is seconds as far as anyone has seen
+# (zoom-facts §6, UNVERIFIED), so accept either rather than reject every event if that changes.
+_MILLISECONDS_THRESHOLD = 10**11
+
+
+# --- signatures -----------------------------------------------------------------------------
+
+
+def sign(secret: str, timestamp: str, raw_body: bytes) -> str:
+    """Zoom's `x-zm-signature`: "v0=" + hex HMAC-SHA256 over `v0:{timestamp}:{raw body}`."""
+    message = b"v0:" + timestamp.encode("ascii") + b":" + raw_body
+    return "v0=" + hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def verify_signature(
+    secrets: list[str],
+    timestamp: str | None,
+    signature: str | None,
+    raw_body: bytes,
+    *,
+    now: float,
+    max_age_seconds: int,
+    max_future_seconds: int = 300,
+) -> bool:
+    """True when `signature` matches `raw_body` under any of `secrets` and the timestamp is fresh.
+
+    `max_age_seconds` should cover Zoom's retry horizon (~85 minutes, zoom-facts §6), since a
+    retried delivery may keep its original timestamp; replays inside the window are harmless
+    because events are deduplicated. Clocks may drift a little, but not by hours, so timestamps
+    from the future get a much smaller allowance.
+    """
+    if not timestamp or not signature:
+        return False
+    timestamp = timestamp.strip()
+    if not (timestamp.isascii() and timestamp.isdigit()):
+        return False
+    sent_at = int(timestamp)
+    if sent_at >= _MILLISECONDS_THRESHOLD:
+        sent_at //= 1000
+    age = now - sent_at
+    if age > max_age_seconds or -age > max_future_seconds:
+        return False
+    offered = signature.strip().encode("utf-8")
+    matched = False
+    for secret in secrets:
+        if not secret:
+            continue
+        expected = sign(secret, timestamp, raw_body).encode("ascii")
+        # No early exit: the time taken must not reveal which secret (if any) matched.
+        matched |= hmac.compare_digest(expected, offered)
+    return matched
+
+
+def url_validation_response(secret: str, plain_token: str) -> dict[str, str]:
+    """The JSON body answering Zoom's `endpoint.url_validation` challenge."""
+    encrypted = hmac.new(
+        secret.encode("utf-8"), plain_token.encode("utf-8"), hashlib.sha256
+    ).hexdigest()
+    return {"plainToken": plain_token, "encryptedToken": encrypted}
+
+
+# --- payload models ---------------------------------------------------------------------------
+
+
+def _meeting_id(value: Any) -> Any:
+    return meeting_id_str(value) if isinstance(value, (int, str)) else value
+
+
+def _empty_to_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+MeetingId = Annotated[str, BeforeValidator(_meeting_id)]
+OptionalTime = Annotated[datetime | None, BeforeValidator(_empty_to_none)]
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class MeetingObject(_Lenient):
+    """`payload.object` of meeting.started / meeting.ended (`id` arrives as a string there)."""
+
+    id: MeetingId
+    uuid: str
+    host_id: str | None = None
+    topic: str | None = None
+    type: int | None = None
+    start_time: OptionalTime = None
+    end_time: OptionalTime = None
+    duration: int | None = None
+    timezone: str | None = None
+
+
+class RecordingFile(_Lenient):
+    """One entry of `recording_files`. CC and TIMELINE entries have no id/status/file_size, and
+    files still being processed may have an empty `file_type`."""
+
+    id: str | None = None
+    meeting_id: str | None = None
+    recording_start: OptionalTime = None
+    recording_end: OptionalTime = None
+    file_type: str | None = None
+    file_extension: str | None = None
+    file_size: int | None = None
+    file_name: str | None = None
+    play_url: str | None = None
+    download_url: str | None = None
+    status: str | None = None
+    recording_type: str | None = None
+
+    def stable_ref(self) -> str:
+        """The file's id, or for id-less entries (CC, TIMELINE) what identifies them instead."""
+        if self.id:
+            return self.id
+        start = self.recording_start.isoformat() if self.recording_start else ""
+        return f"{self.file_type or ''}@{start}"
+
+
+class RecordingObject(_Lenient):
+    """`payload.object` of recording.completed and recording.transcript_completed; `id` arrives
+    as a number there."""
+
+    id: MeetingId
+    uuid: str
+    host_id: str | None = None
+    host_email: str | None = None
+    account_id: str | None = None
+    topic: str | None = None
+    type: int | None = None
+    start_time: OptionalTime = None
+    timezone: str | None = None
+    duration: int | None = None
+    share_url: str | None = None
+    total_size: int | None = None
+    recording_count: int | None = None
+    recording_files: list[RecordingFile] = Field(default_factory=list)
+    participant_audio_files: list[RecordingFile] = Field(default_factory=list)
+
+
+class MeetingPayload(_Lenient):
+    account_id: str | None = None
+    object: MeetingObject
+
+
+class RecordingPayload(_Lenient):
+    account_id: str | None = None
+    object: RecordingObject
+
+
+class DeauthorizationPayload(_Lenient):
+    """app_deauthorized has no `object`; its `event_ts` sits here, inside the payload."""
+
+    account_id: str | None = None
+    user_id: str
+    client_id: str | None = None
+    deauthorization_time: str
+    signature: str | None = None
+    event_ts: int | None = None
+    user_data_retention: bool | None = None
+
+
+class UrlValidationPayload(_Lenient):
+    plain_token: str = Field(alias="plainToken")
+
+
+class _Envelope(_Lenient):
+    event: str
+    event_ts: int | None = None
+
+
+class MeetingStarted(_Envelope):
+    event: Literal["meeting.started"]
+    payload: MeetingPayload
+
+
+class MeetingEnded(_Envelope):
+    event: Literal["meeting.ended"]
+    payload: MeetingPayload
+
+
+class RecordingCompleted(_Envelope):
+    event: Literal["recording.completed"]
+    # A bearer credential for the files: kept secret so it never lands in a log or repr.
+    download_token: SecretStr | None = None
+    payload: RecordingPayload
+
+
+class RecordingTranscriptCompleted(_Envelope):
+    event: Literal["recording.transcript_completed"]
+    download_token: SecretStr | None = None
+    payload: RecordingPayload
+
+
+class AppDeauthorized(_Envelope):
+    event: Literal["app_deauthorized"]
+    payload: DeauthorizationPayload
+
+
+class UrlValidation(_Envelope):
+    event: Literal["endpoint.url_validation"]
+    payload: UrlValidationPayload
+
+
+class OtherEvent(_Envelope):
+    """Any event we do not act on; kept whole so it can be stored and inspected."""
+
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+WebhookEvent = Union[
+    MeetingStarted,
+    MeetingEnded,
+    RecordingCompleted,
+    RecordingTranscriptCompleted,
+    AppDeauthorized,
+    UrlValidation,
+    OtherEvent,
+]
+
+_MODELS: dict[str, type[_Envelope]] = {
+    "meeting.started": MeetingStarted,
+    "meeting.ended": MeetingEnded,
+    "recording.completed": RecordingCompleted,
+    "recording.transcript_completed": RecordingTranscriptCompleted,
+    "app_deauthorized": AppDeauthorized,
+    URL_VALIDATION_EVENT: UrlValidation,
+}
+
+
+class WebhookPayloadError(ValueError):
+    """The body is not JSON, or not the shape its `event` promises. Safe to log (no body)."""
+
+
+def parse_event(body: bytes | str | dict[str, Any]) -> WebhookEvent:
+    """Parse a webhook body (raw bytes after the signature check, or already-decoded JSON)."""
+    if isinstance(body, dict):
+        data: Any = body
+    else:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise WebhookPayloadError("webhook body is not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("event"), str):
+        raise WebhookPayloadError("webhook body has no 'event' string")
+    model = _MODELS.get(data["event"], OtherEvent)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        # Only field locations and messages, never input values: they may hold tokens.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise WebhookPayloadError(f"{data['event']} payload is malformed: {problems}") from None
+
+
+def dedupe_key(event: WebhookEvent) -> str | None:
+    """A key equal for every delivery of the same event, or None for events never deduplicated.
+
+    Built from what identifies the event, not from delivery details (`event_ts`, headers, byte
+    layout), since retries are not guaranteed to repeat those (peer lessons B4). Recording events
+    include the file set: Zoom may send one `recording.completed` per rendered file, and each new
+    set must get through.
+    """
+    if isinstance(event, UrlValidation):
+        return None  # a challenge must be answered every time Zoom asks
+    if isinstance(event, (MeetingStarted, MeetingEnded)):
+        return f"{event.event}:{event.payload.object.uuid}"
+    if isinstance(event, (RecordingCompleted, RecordingTranscriptCompleted)):
+        obj = event.payload.object
+        refs = sorted(f.stable_ref() for f in obj.recording_files + obj.participant_audio_files)
+        digest = hashlib.sha256("\n".join(refs).encode("utf-8")).hexdigest()[:32]
+        return f"{event.event}:{obj.uuid}:{digest}"
+    if isinstance(event, AppDeauthorized):
+        p = event.payload
+        return f"{event.event}:{p.user_id}:{p.deauthorization_time}"
+    # Unknown events: without knowing what identifies them, two genuine occurrences could differ
+    # only in `event_ts`, so the whole canonicalised content (event_ts included) is the key.
+    canonical = json.dumps(
+        event.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), default=str
+    )
+    return f"{event.event}:{hashlib.sha256(canonical.encode('utf-8')).hexdigest()[:32]}"
