@@ -1,0 +1,138 @@
+"""An org's Zoom integration: status, connect (OAuth with PKCE), Zoom's callback, disconnect."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from api.auth import require_org
+from api.errors import ApiError
+from api.openapi import documented
+from models import ZoomConnection
+from zoom_connect import ConnectFailed, ZoomNotConfigured, finish_connect, start_connect
+from zoom_disconnect import NotConnected, disconnect
+
+routes = web.RouteTableDef()
+
+
+class ConnectionWarning(BaseModel):
+    code: str
+    message: str
+
+
+class ZoomStatusOut(BaseModel):
+    status: str = Field(description="not_connected, active, expired, revoked or disconnected")
+    zoom_user_name: str | None
+    zoom_email: str | None
+    zoom_user_type: int | None = Field(description="Zoom user type: 1 Basic, 2 Licensed, 4 no meetings licence")
+    connected_at: datetime | None
+    last_refreshed_at: datetime | None
+    status_reason: str | None = Field(description="Why the status is what it is, e.g. refresh_failed")
+    warnings: list[ConnectionWarning]
+
+
+class ConnectOut(BaseModel):
+    authorize_url: str = Field(description="Send the user's browser here; valid once, for 10 minutes")
+
+
+class DisconnectOut(ZoomStatusOut):
+    zoom_revoke: str = Field(description="revoked, already_invalid, not_needed or failed")
+    message: str
+
+
+def status_view(row: ZoomConnection | None) -> ZoomStatusOut:
+    if row is None:
+        return ZoomStatusOut(status="not_connected", zoom_user_name=None, zoom_email=None,
+                             zoom_user_type=None, connected_at=None, last_refreshed_at=None,
+                             status_reason=None, warnings=[])
+    return ZoomStatusOut(
+        status=row.status, zoom_user_name=row.zoom_user_name, zoom_email=row.zoom_email,
+        zoom_user_type=row.zoom_user_type, connected_at=row.connected_at,
+        last_refreshed_at=row.last_refreshed_at, status_reason=row.status_reason,
+        warnings=[ConnectionWarning(**w) for w in row.warnings],
+    )
+
+
+def _not_configured() -> ApiError:
+    return ApiError(503, "zoom_not_configured",
+                    "This server has no Zoom OAuth app configured (ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET, "
+                    "ZOOM_REDIRECT_URI); ask the operator to set them.")
+
+
+@routes.get("/v1/orgs/{org}/integrations/zoom")
+@documented("The org's Zoom connection: status, connected user and warnings", response=ZoomStatusOut)
+async def get_zoom_status(request: web.Request) -> web.Response:
+    org = await require_org(request)
+    async with request.app["ctx"].db.session() as s:
+        row = (await s.exec(select(ZoomConnection).where(ZoomConnection.org_id == org.id))).first()
+    return web.json_response(status_view(row).model_dump(mode="json"))
+
+
+@routes.post("/v1/orgs/{org}/integrations/zoom/connect")
+@documented("Start connecting Zoom: returns the Zoom authorize URL (single-use state, PKCE)",
+            response=ConnectOut, errors=(503,))
+async def post_zoom_connect(request: web.Request) -> web.Response:
+    org = await require_org(request)
+    try:
+        url = await start_connect(request.app["ctx"], org.id)
+    except ZoomNotConfigured:
+        raise _not_configured() from None
+    return web.json_response(ConnectOut(authorize_url=url).model_dump())
+
+
+@routes.get("/v1/integrations/zoom/callback")
+@documented("Zoom's OAuth redirect: stores the connection and redirects to the Integrations page; "
+            "an HTML error page otherwise", auth="none", status=302, content_type="text/html",
+            errors=(400, 502, 503))
+async def get_zoom_callback(request: web.Request) -> web.Response:
+    services = request.app["ctx"]
+    base = services.settings.public_base_url
+    q = request.query
+    try:
+        await finish_connect(services, state=q.get("state"), code=q.get("code"), error=q.get("error"))
+    except ConnectFailed as failed:
+        return _error_page(base, failed.status, failed.title, failed.message)
+    except ZoomNotConfigured:
+        return _error_page(base, 503, "Zoom is not set up on this server",
+                           "This Converge server has no Zoom app configured. Nothing was changed.",
+                           retry="Ask your Converge administrator to configure Zoom, then try again.")
+    return web.Response(status=302, headers={
+        "Location": f"{base}/settings/integrations?zoom=connected", **_NO_LEAK})
+
+
+# The callback URL carries the authorization code: keep it out of caches and Referer headers.
+_NO_LEAK = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _error_page(base: str, status: int, title: str, message: str, retry: str | None = None) -> web.Response:
+    back = f"{base}/settings/integrations"
+    retry = retry or ("To try again, go back to Account Settings > Integrations in Converge and click "
+                      "Connect Zoom.")
+    html = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{escape(title)} - Converge</title>"
+        "<style>body{font-family:sans-serif;max-width:36rem;margin:3rem auto;line-height:1.5}</style>"
+        f"</head><body><h1>{escape(title)}</h1><p>{escape(message)}</p><p>{escape(retry)}</p>"
+        f"<p><a href='{escape(back, quote=True)}'>Back to Integrations</a></p></body></html>"
+    )
+    return web.Response(text=html, status=status, content_type="text/html", headers=_NO_LEAK)
+
+
+@routes.delete("/v1/orgs/{org}/integrations/zoom")
+@documented("Disconnect Zoom: revoke at Zoom, destroy the tokens, keep every meeting and recording; "
+            "404 when there is no connection to disconnect", response=DisconnectOut)
+async def delete_zoom_connection(request: web.Request) -> web.Response:
+    org = await require_org(request)
+    try:
+        result = await disconnect(request.app["ctx"], org.id)
+    except NotConnected as exc:
+        raise ApiError(404, "zoom_not_connected",
+                       f"This organization has no Zoom connection to disconnect (status: {exc.status}); "
+                       "nothing was changed.") from None
+    out = DisconnectOut(**status_view(result.connection).model_dump(), zoom_revoke=result.zoom_revoke,
+                        message=result.message)
+    return web.json_response(out.model_dump(mode="json"))

@@ -1,0 +1,458 @@
+"""The one place that hands out Zoom access tokens: an org's (OAuth) and the system account's (S2S).
+
+Why it is built like this (peer lessons B1, zoom-facts §1-2):
+- Zoom rotates refresh tokens: each works once. Two workers refreshing with the same one leave
+  the loser with `invalid_grant`, and a careless loser then marks a healthy connection dead. So a
+  refresh runs under a Redis lock per connection, re-reads the row once it holds the lock (another
+  worker may have refreshed meanwhile), and saves the new pair with a compare-and-swap on
+  `token_version` before the new access token is handed to anyone.
+- A dead grant (`invalid_grant`, "Invalid Token!") is final: the connection becomes `expired` and
+  bookings fall back to the system account; retrying would only get the app flagged. Network
+  errors, 5xx and 429 are transient: the connection stays active and the caller retries later.
+- A refresh whose answer was lost may have rotated the token at Zoom already. The old refresh
+  token is tried once more; if Zoom says it is dead, the connection expires with
+  `refresh_response_lost`, a reason that tells ops what happened rather than a vague failure.
+- Decrypted tokens live only in this process's memory for the length of a call; the database and
+  Redis hold ciphertext only. The S2S token is shared through Redis (encrypted) so that all
+  workers use one token instead of invalidating each other's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from datetime import datetime, timedelta, timezone
+
+from redis.exceptions import LockError
+from sqlalchemy import update
+from sqlmodel import select
+
+from models import ZoomConnection, utcnow
+from token_cipher import DecryptionError
+from zoom.client import ZoomApi
+from zoom.errors import (
+    ZoomClientAuthError,
+    ZoomError,
+    ZoomGrantDead,
+    ZoomRefreshOutcomeUnknown,
+    ZoomTransientError,
+)
+from zoom.oauth import TokenSet, ZoomOAuth, ZoomS2S
+
+log = logging.getLogger("token_manager")
+
+TABLE = "zoom_connections"
+ACCESS_FIELD = "access_token_enc"
+REFRESH_FIELD = "refresh_token_enc"
+
+# Outcome labels of `refresh()`, for the scheduled refresh workflow.
+REFRESHED = "refreshed"
+NOT_DUE = "not_due"
+EXPIRED = "expired"  # the grant is dead: the connection was marked expired just now
+TRANSIENT_FAILURE = "transient_failure"  # Zoom or the network failed; try again later
+NOT_ACTIVE = "not_active"  # nothing to refresh: not connected, disconnected, expired, revoked
+
+# Status reasons this module writes.
+REFRESH_FAILED = "refresh_failed"
+REFRESH_RESPONSE_LOST = "refresh_response_lost"
+
+S2S_BINDING = {"table": "redis", "row_id": "s2s", "field": "access_token"}
+
+# Compare-and-delete: forget the cached S2S token only if it is still the one Zoom rejected.
+_DELETE_IF_EQUAL = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+class ConnectionUnavailable(Exception):
+    """The org's Zoom connection cannot give a token, so the booking falls back to the system
+    account. `reason`: not_connected | disconnected | expired | revoked (the stored status), or
+    refresh_failed | refresh_response_lost when a refresh just found the grant dead, or
+    system_account_not_configured. `detail` is the stored status_reason, if any."""
+
+    def __init__(self, reason: str, message: str | None = None, *, detail: str | None = None) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(message or f"Zoom connection unavailable: {reason}"
+                         + (f" ({detail})" if detail else ""))
+
+
+class _RowChanged(Exception):
+    """The row's token_version moved while a refresh was in flight."""
+
+
+def refresh_lock_key(connection_id: str) -> str:
+    return f"zoom:refresh-lock:{connection_id}"
+
+
+def s2s_cache_key(settings) -> str:
+    """Where the shared S2S token lives in Redis. A token belongs to one issuer, account and app,
+    so the key names them (hashed): changed credentials never pick up a stale token."""
+    identity = "|".join((settings.zoom_oauth_base_url, settings.zoom_s2s_account_id or "",
+                         settings.zoom_s2s_client_id or ""))
+    return f"zoom:s2s:{hashlib.sha256(identity.encode()).hexdigest()[:16]}:access_token"
+
+
+class TokenManager:
+    # A token handed out stays valid at least this long: long enough for any one Zoom call.
+    MARGIN = timedelta(minutes=5)
+    # The scheduled refresh renews tokens that expire within this window, so bookings rarely
+    # have to refresh in their own path.
+    REFRESH_AHEAD = timedelta(minutes=15)
+    # The lock outlives the slowest refresh (two token calls of up to 15 s each plus the save),
+    # so it cannot lapse while a refresh is in flight; waiters give up well before a caller would.
+    LOCK_TIMEOUT = 60.0
+    LOCK_WAIT = 30.0
+    LOCK_POLL = 0.05
+    # The shared S2S token leaves Redis this long before Zoom would reject it.
+    S2S_EARLY = 300
+
+    def __init__(self, services) -> None:
+        self._services = services
+
+    def __repr__(self) -> str:
+        return "TokenManager()"
+
+    # --- org tokens ---------------------------------------------------------------------------
+
+    async def org_access_token(self, connection_id: str) -> str:
+        """An access token valid for at least `MARGIN`, refreshed here when needed.
+
+        Raises ConnectionUnavailable (the booking falls back to the system account) or a
+        ZoomTransientError (try again later)."""
+        row = await self._load(connection_id)
+        self._require_active(row)
+        if self._fresh(row, self.MARGIN):
+            return self._decrypt(row, ACCESS_FIELD)
+        token, _ = await self._refresh_locked(connection_id, due_within=self.MARGIN)
+        return token
+
+    async def forget_org_access_token(
+        self, connection_id: str, *, rejected_token: str | None = None
+    ) -> None:
+        """Zoom refused the access token (code 124): make the next `org_access_token` refresh.
+
+        With `rejected_token`, nothing happens if the stored token is already another one (a
+        parallel caller refreshed it): forgetting that one would waste a refresh."""
+        row = await self._load(connection_id)
+        if row is None or row.access_token_enc is None:
+            return
+        if rejected_token is not None and self._decrypt(row, ACCESS_FIELD) != rejected_token:
+            return
+        past = datetime(2000, 1, 1, tzinfo=timezone.utc)
+        async with self._services.db.session() as s:
+            await s.exec(
+                update(ZoomConnection)
+                .where(ZoomConnection.id == connection_id,
+                       ZoomConnection.token_version == row.token_version)
+                .values(access_expires_at=past)
+            )
+            await s.commit()
+
+    async def refresh(self, connection_id: str, *, force: bool = False) -> str:
+        """Refresh if due (or `force`), for the scheduled workflow; returns an outcome label
+        (REFRESHED, NOT_DUE, EXPIRED, TRANSIENT_FAILURE, NOT_ACTIVE) instead of raising."""
+        row = await self._load(connection_id)
+        if row is None or row.status != "active":
+            return NOT_ACTIVE
+        if not force and self._fresh(row, self.REFRESH_AHEAD):
+            return NOT_DUE
+        try:
+            _, refreshed = await self._refresh_locked(
+                connection_id,
+                due_within=None if force else self.REFRESH_AHEAD,
+                seen_version=row.token_version,
+            )
+            return REFRESHED if refreshed else NOT_DUE
+        except ConnectionUnavailable as exc:
+            return EXPIRED if exc.reason in (REFRESH_FAILED, REFRESH_RESPONSE_LOST) else NOT_ACTIVE
+        except (ZoomError, LockError) as exc:
+            log.warning("zoom token refresh of connection %s failed, will retry: %s",
+                        connection_id, exc)
+            return TRANSIENT_FAILURE
+
+    async def mark_expired(self, connection_id: str, reason: str) -> None:
+        """Mark an active connection expired (tokens destroyed): the org has to reconnect."""
+        await self._expire(connection_id, reason, expected_version=None)
+
+    def org_api(self, connection_id: str) -> ZoomApi:
+        """A Zoom client acting as the org's connected user; a 124 refreshes once and retries."""
+        handed_out: list[str] = []
+
+        async def get_token() -> str:
+            token = await self.org_access_token(connection_id)
+            handed_out[:] = [token]
+            return token
+
+        async def on_rejected() -> None:
+            rejected = handed_out[0] if handed_out else None
+            await self.forget_org_access_token(connection_id, rejected_token=rejected)
+
+        s = self._services
+        return ZoomApi(s.http, s.settings.zoom_api_base_url, get_token, on_rejected)
+
+    # --- system (S2S) token -------------------------------------------------------------------
+
+    async def system_access_token(self) -> str:
+        """The system account's token, fetched once for all workers and cached (encrypted) in Redis."""
+        token = await self._cached_system_token()
+        if token is not None:
+            return token
+        lock = self._lock(self._s2s_key() + ":lock")
+        if not await lock.acquire():
+            raise ZoomTransientError("another worker is fetching the system Zoom token; try again")
+        try:
+            token = await self._cached_system_token()
+            if token is not None:
+                return token
+            tokens = await self._s2s().fetch_token()
+            token = tokens.access_token.get_secret_value()
+            ttl = max(tokens.expires_in - self.S2S_EARLY, 30)
+            ciphertext = self._services.cipher.encrypt(token, **S2S_BINDING)
+            await self._services.redis.set(self._s2s_key(), ciphertext, ex=ttl)
+            return token
+        finally:
+            await self._release(lock)
+
+    async def forget_system_access_token(self, *, rejected_token: str | None = None) -> None:
+        """Zoom refused the system token: drop it from Redis, unless another worker has already
+        replaced it (then `rejected_token` no longer matches and the new one stays)."""
+        redis, key = self._services.redis, self._s2s_key()
+        ciphertext = await redis.get(key)
+        if ciphertext is None:
+            return
+        if rejected_token is not None and self._decrypt_cached(ciphertext) not in (None, rejected_token):
+            return
+        await redis.eval(_DELETE_IF_EQUAL, 1, key, ciphertext)
+
+    def system_api(self) -> ZoomApi:
+        """A Zoom client acting as Converge's system account (pass host user ids, never `me`)."""
+        handed_out: list[str] = []
+
+        async def get_token() -> str:
+            token = await self.system_access_token()
+            handed_out[:] = [token]
+            return token
+
+        async def on_rejected() -> None:
+            rejected = handed_out[0] if handed_out else None
+            await self.forget_system_access_token(rejected_token=rejected)
+
+        s = self._services
+        return ZoomApi(s.http, s.settings.zoom_api_base_url, get_token, on_rejected)
+
+    # --- refresh, under the lock --------------------------------------------------------------
+
+    async def _refresh_locked(
+        self,
+        connection_id: str,
+        *,
+        due_within: timedelta | None,
+        seen_version: int | None = None,
+    ) -> tuple[str, bool]:
+        """Refresh under the connection's lock; (the access token now stored, whether we refreshed).
+
+        `due_within` None means forced; then `seen_version` lets a forced refresh that waited for
+        the lock accept a refresh another worker finished meanwhile instead of doing a second."""
+        def done_by_another(row: ZoomConnection) -> bool:
+            if due_within is not None:
+                return self._fresh(row, due_within)
+            return row.token_version != seen_version and self._fresh(row, self.MARGIN)
+
+        lock = self._lock(refresh_lock_key(connection_id))
+        deadline = asyncio.get_running_loop().time() + self.LOCK_WAIT
+        # Waiters poll the row as well as the lock: when the holder has saved a fresh token,
+        # every waiter returns it at once instead of queueing for the lock one by one.
+        while not await lock.acquire(blocking=False):
+            if asyncio.get_running_loop().time() > deadline:
+                raise ZoomTransientError(
+                    "the Zoom token of this connection is being refreshed by another worker; "
+                    "try again shortly"
+                )
+            await asyncio.sleep(self.LOCK_POLL)
+            row = await self._load(connection_id)
+            self._require_active(row)
+            if done_by_another(row):
+                return self._decrypt(row, ACCESS_FIELD), False
+        try:
+            # Re-read under the lock: another worker may have refreshed since we looked.
+            row = await self._load(connection_id)
+            self._require_active(row)
+            if done_by_another(row):
+                return self._decrypt(row, ACCESS_FIELD), False
+            try:
+                tokens = await self._call_refresh(row)
+                return await self._save_rotated(row, tokens), True
+            except _RowChanged:
+                # A reconnect or disconnect wrote the row while Zoom was answering: whatever Zoom
+                # said was about tokens no longer stored, and the row as it is now is the truth.
+                current = await self._load(connection_id)
+                self._require_active(current)
+                return self._decrypt(current, ACCESS_FIELD), False
+        finally:
+            await self._release(lock)
+
+    async def _call_refresh(self, row: ZoomConnection) -> TokenSet:
+        refresh_token = self._decrypt(row, REFRESH_FIELD)
+        oauth = self._oauth()
+        try:
+            return await oauth.refresh(refresh_token)
+        except ZoomGrantDead:
+            raise await self._dead(row, REFRESH_FAILED) from None
+        except ZoomRefreshOutcomeUnknown as first:
+            log.warning("zoom refresh of connection %s lost its answer (%s); trying the same "
+                        "refresh token once more", row.id, first)
+        except ZoomError:
+            # Transient, or our own client credentials: never a reason to expire the org's grant.
+            await self._count_failure(row)
+            raise
+        # The first answer was lost: if Zoom rotated, this old token is dead now and says so.
+        try:
+            return await oauth.refresh(refresh_token)
+        except ZoomGrantDead:
+            raise await self._dead(row, REFRESH_RESPONSE_LOST) from None
+        except ZoomError:
+            await self._count_failure(row)
+            raise
+
+    async def _dead(self, row: ZoomConnection, reason: str) -> ConnectionUnavailable:
+        """Expire the connection for a dead grant; the exception for the caller to raise."""
+        if not await self._expire(row.id, reason, expected_version=row.token_version):
+            raise _RowChanged()
+        log.warning("zoom connection %s expired: %s", row.id, reason)
+        return ConnectionUnavailable(reason)
+
+    async def _save_rotated(self, row: ZoomConnection, tokens: TokenSet) -> str:
+        """Store the new pair (CAS on token_version) before anyone may use the access token."""
+        cipher = self._services.cipher
+        now = utcnow()
+        access = tokens.access_token.get_secret_value()
+        values = {
+            "access_token_enc": cipher.encrypt(access, table=TABLE, row_id=row.id, field=ACCESS_FIELD),
+            "access_expires_at": tokens.expires_at(now),
+            "token_version": row.token_version + 1,
+            "consecutive_failures": 0,
+            "last_refreshed_at": now,
+        }
+        if tokens.refresh_token is not None:
+            values["refresh_token_enc"] = cipher.encrypt(
+                tokens.refresh_token.get_secret_value(), table=TABLE, row_id=row.id,
+                field=REFRESH_FIELD,
+            )
+        if tokens.scope:
+            values["scopes"] = " ".join(tokens.scope)
+        async with self._services.db.session() as s:
+            result = await s.exec(
+                update(ZoomConnection)
+                .where(ZoomConnection.id == row.id,
+                       ZoomConnection.token_version == row.token_version,
+                       ZoomConnection.status == "active")
+                .values(**values)
+            )
+            await s.commit()
+        if result.rowcount != 1:
+            # The pair we got belongs to a grant the row no longer holds.
+            log.warning("zoom connection %s changed during refresh; new tokens discarded", row.id)
+            raise _RowChanged()
+        log.info("zoom connection %s refreshed (token version %d)", row.id, row.token_version + 1)
+        return access
+
+    async def _count_failure(self, row: ZoomConnection) -> None:
+        async with self._services.db.session() as s:
+            await s.exec(
+                update(ZoomConnection)
+                .where(ZoomConnection.id == row.id)
+                .values(consecutive_failures=ZoomConnection.consecutive_failures + 1)
+            )
+            await s.commit()
+
+    async def _expire(self, connection_id: str, reason: str, *, expected_version: int | None) -> bool:
+        """active → expired with `reason`, tokens destroyed; False when nothing matched."""
+        now = utcnow()
+        conditions = [ZoomConnection.id == connection_id, ZoomConnection.status == "active"]
+        if expected_version is not None:
+            conditions.append(ZoomConnection.token_version == expected_version)
+        async with self._services.db.session() as s:
+            result = await s.exec(
+                update(ZoomConnection)
+                .where(*conditions)
+                .values(
+                    status="expired", status_reason=reason, status_changed_at=now,
+                    access_token_enc=None, refresh_token_enc=None, access_expires_at=None,
+                    token_version=ZoomConnection.token_version + 1,
+                )
+            )
+            await s.commit()
+        return result.rowcount == 1
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    async def _load(self, connection_id: str) -> ZoomConnection | None:
+        async with self._services.db.session() as s:
+            return (await s.exec(
+                select(ZoomConnection).where(ZoomConnection.id == connection_id)
+            )).first()
+
+    @staticmethod
+    def _require_active(row: ZoomConnection | None) -> None:
+        if row is None:
+            raise ConnectionUnavailable("not_connected")
+        if row.status != "active":
+            raise ConnectionUnavailable(row.status, detail=row.status_reason)
+        if not row.access_token_enc or not row.refresh_token_enc:
+            raise ConnectionUnavailable("not_connected")  # never written that way; be safe
+
+    @staticmethod
+    def _fresh(row: ZoomConnection, margin: timedelta) -> bool:
+        return row.access_expires_at is not None and row.access_expires_at - margin > utcnow()
+
+    def _decrypt(self, row: ZoomConnection, field: str) -> str:
+        return self._services.cipher.decrypt(getattr(row, field), table=TABLE, row_id=row.id, field=field)
+
+    def _lock(self, name: str):
+        # thread_local=False: one event loop runs many holders; the token lives on the object.
+        return self._services.redis.lock(
+            name, timeout=self.LOCK_TIMEOUT, blocking_timeout=self.LOCK_WAIT,
+            sleep=self.LOCK_POLL, thread_local=False,
+        )
+
+    @staticmethod
+    async def _release(lock) -> None:
+        try:
+            await lock.release()
+        except LockError:
+            # It lapsed (a very slow refresh); the version check kept the data right anyway.
+            log.warning("zoom token lock %s had expired before release", lock.name)
+
+    def _oauth(self) -> ZoomOAuth:
+        st = self._services.settings
+        if not st.zoom_client_id or not st.zoom_client_secret:
+            raise ZoomClientAuthError("ZOOM_CLIENT_ID / ZOOM_CLIENT_SECRET are not set")
+        return ZoomOAuth(self._services.http, st.zoom_oauth_base_url, st.zoom_client_id,
+                         st.zoom_client_secret)
+
+    def _s2s(self) -> ZoomS2S:
+        st = self._services.settings
+        if not (st.zoom_s2s_account_id and st.zoom_s2s_client_id and st.zoom_s2s_client_secret):
+            raise ConnectionUnavailable(
+                "system_account_not_configured",
+                "ZOOM_S2S_ACCOUNT_ID, ZOOM_S2S_CLIENT_ID and ZOOM_S2S_CLIENT_SECRET are not set",
+            )
+        return ZoomS2S(self._services.http, st.zoom_oauth_base_url, st.zoom_s2s_account_id,
+                       st.zoom_s2s_client_id, st.zoom_s2s_client_secret)
+
+    def _s2s_key(self) -> str:
+        return s2s_cache_key(self._services.settings)
+
+    async def _cached_system_token(self) -> str | None:
+        ciphertext = await self._services.redis.get(self._s2s_key())
+        return None if ciphertext is None else self._decrypt_cached(ciphertext)
+
+    def _decrypt_cached(self, ciphertext: bytes) -> str | None:
+        try:
+            return self._services.cipher.decrypt(ciphertext.decode(), **S2S_BINDING)
+        except DecryptionError:
+            # Written under a key no longer loaded (rotation): a cache miss, not an outage.
+            return None
