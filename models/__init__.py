@@ -3,6 +3,7 @@
 from models.db import Database
 from models.tables import (
     Booking,
+    HostReservation,
     IdiSession,
     Meeting,
     Organization,
@@ -16,6 +17,7 @@ from models.tables import (
 __all__ = [
     "Booking",
     "Database",
+    "HostReservation",
     "IdiSession",
     "Meeting",
     "Organization",

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -164,3 +164,40 @@ class WebhookEvent(SQLModel, table=True):
     last_error: str | None = None
     received_at: datetime = _created()
     routed_at: datetime | None = _ts()
+
+
+class HostReservation(SQLModel, table=True):
+    """Which Zoom host a booking holds and, for system hosts, for which window.
+
+    The system account is a pool of users, each able to host `capacity` meetings at once. Choosing
+    a host and counting its overlapping meetings happen in one transaction under a per-host
+    advisory lock, and the row written there is what the next booking counts: two bookings made
+    at the same moment cannot both take a host's last slot. Org hosts get a row too, so a
+    booking's host stays fixed across retries and crashes (see `create_sent_at`).
+    """
+
+    __tablename__ = "host_reservations"
+    __table_args__ = (Index("ix_host_reservations_host_window", "host_key", "start_time", "end_time"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    booking_id: str = Field(foreign_key="bookings.id", unique=True, index=True)
+    org_id: str = Field(foreign_key="organizations.id", index=True)
+    host_kind: str  # "org" or "system"
+    # The system host's email, or the org connection id: what overlap is counted by.
+    host_key: str
+    connection_id: str | None = Field(default=None, foreign_key="zoom_connections.id")
+    fallback_reason: str | None = None
+    start_time: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    end_time: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    status: str = "held"  # held, released (cancelled or failed bookings give their slot back)
+    # Set just before a create request goes to Zoom, cleared once its outcome is known. While set,
+    # a meeting may exist on this host that we have not seen, so the host must not change.
+    create_sent_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )

@@ -1,3 +1,6 @@
 """Workflow definitions only: deterministic code that imports no I/O library."""
 
-WORKFLOWS: list[type] = []
+from workflows.token_refresh import TokenRefreshWorkflow
+from workflows.booking import IdiBookingWorkflow
+
+WORKFLOWS: list[type] = [TokenRefreshWorkflow, IdiBookingWorkflow]

@@ -1,0 +1,411 @@
+"""The booking's Zoom meeting: created exactly once, moved in place, deleted on cancel.
+
+Zoom has no idempotency key for creating a meeting, and an answer can be lost after Zoom made the
+meeting (a dropped connection, a worker killed mid-call). So a create is always, in this order:
+1. the database: a meetings row for the booking (unique booking_id) means it is done;
+2. Zoom: the host's meetings, looking for the booking reference we put in every agenda;
+3. only then create, and save the answer at once.
+The host's reservation carries `create_sent_at` while a create is in flight, so a connection that
+dies at that moment fails the booking instead of making a second meeting elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.booking_hosts import fallback_reason
+from activities.host_pool import Slot, capacity_of, has_room
+from models import Booking, IdiSession, Meeting, ZoomConnection, utcnow
+from models import HostReservation
+from token_manager import ConnectionUnavailable
+from workflows.types import (
+    BookingHost,
+    CreateMeetingInput,
+    DeleteMeetingInput,
+    Failure,
+    MeetingRef,
+    RescheduleMeetingInput,
+)
+from zoom.client import ZoomApi
+from zoom.errors import (
+    ZoomBadRequest,
+    ZoomDailyLimit,
+    ZoomError,
+    ZoomHostingNotAllowed,
+    ZoomMeetingNotFound,
+    ZoomMissingScope,
+    ZoomTransientError,
+    ZoomUserNotFound,
+)
+from zoom.ids import meeting_id_str
+
+log = logging.getLogger("booking.meetings")
+
+BOOKING_MARK = "converge-booking:"
+
+
+def booking_reference(booking_id: str) -> str:
+    """What the agenda carries so a meeting can be traced back to its booking at Zoom."""
+    return f"{BOOKING_MARK}{booking_id}"
+
+
+def zoom_time(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def meeting_body(booking: Booking, session: IdiSession) -> dict:
+    """An IDI on Zoom: cloud-recorded (the recording is the point), waiting room on so the
+    moderator admits the participant, times in UTC."""
+    return {
+        "topic": f"{session.title} – {booking.participant_name}"[:200],
+        "type": 2,
+        "start_time": zoom_time(booking.start_time),
+        "duration": booking.duration_minutes,
+        "timezone": "UTC",
+        "agenda": f"Converge in-depth interview. Booking reference: {booking_reference(booking.id)}",
+        "settings": {
+            "auto_recording": "cloud",
+            "waiting_room": True,
+            "join_before_host": False,
+            "host_video": True,
+            "participant_video": True,
+        },
+    }
+
+
+@asynccontextmanager
+async def heartbeating(every: float = 1.0):
+    """Heartbeat while a Zoom call is in flight: a killed worker is noticed within the heartbeat
+    timeout, not the whole start-to-close timeout."""
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+def _permanent(kind: str, message: str, *details: object) -> ApplicationError:
+    return ApplicationError(message, *details, type=kind, non_retryable=True)
+
+
+class BookingMeetingActivities:
+    def __init__(self, services) -> None:
+        self._services = services
+
+    # --- create -----------------------------------------------------------------------------
+
+    @activity.defn(name="create_booking_meeting")
+    async def create_booking_meeting(self, inp: CreateMeetingInput) -> MeetingRef:
+        existing = await self._meeting(inp.booking_id)
+        if existing is not None:
+            return _ref(existing)
+        booking, session, reservation = await self._booking(inp.booking_id)
+        host = inp.host
+        async with heartbeating():
+            api, user_ref, host_email, host_name = await self._host_api(host)
+            try:
+                found = await self._find_at_zoom(api, user_ref, booking, session)
+            except ConnectionUnavailable as exc:
+                raise self._org_unavailable(
+                    host, _reason(exc),
+                    maybe_created=reservation is not None and reservation.create_sent_at is not None,
+                ) from None
+            except ZoomTransientError:
+                raise
+            except ZoomError as exc:  # a definite answer: no such user, missing scope, ...
+                raise await self._refused(host, exc) from None
+            if found is not None:
+                log.info("booking %s: found its meeting at Zoom, saving it", booking.id)
+                return await self._save(booking, host, found, host_email, host_name, api)
+
+            await self._create_sent(booking.id, True)
+            try:
+                created = await api.create_meeting(user_ref, meeting_body(booking, session))
+            except ZoomTransientError as exc:
+                # Zoom may have made it anyway; the next attempt looks before it creates again.
+                raise ApplicationError(
+                    f"Zoom did not answer the create ({exc}); will look for it and retry",
+                    type="ZoomTransientError",
+                    next_retry_delay=_retry_delay(exc),
+                ) from None
+            except ConnectionUnavailable as exc:
+                # Raised before a request reached Zoom (no token, or a 124 then no fresh token).
+                await self._create_sent(booking.id, False)
+                raise self._org_unavailable(host, _reason(exc), maybe_created=False) from None
+            except ZoomError as exc:
+                await self._create_sent(booking.id, False)
+                raise await self._refused(host, exc) from None
+            return await self._save(booking, host, created, host_email, host_name, api)
+
+    async def _host_api(self, host: BookingHost) -> tuple[ZoomApi, str, str, str]:
+        """The Zoom client for the host, the user reference to create under, its email and name."""
+        tokens = self._services.tokens
+        if host.kind == "org":
+            async with self._services.db.session() as s:
+                conn = await s.get(ZoomConnection, host.connection_id)
+            return tokens.org_api(host.connection_id), "me", conn.zoom_email, conn.zoom_user_name
+        api = tokens.system_api()
+        try:
+            profile = await api.get_user(host.system_host)
+        except ZoomUserNotFound:
+            raise _permanent(
+                Failure.SYSTEM_HOST_MISSING,
+                f"The system host {host.system_host} does not exist in Converge's Zoom account. "
+                "Converge support must fix ZOOM_SYSTEM_HOSTS; book again once it is fixed.",
+            ) from None
+        except ConnectionUnavailable as exc:
+            raise _permanent(Failure.SYSTEM_HOST_MISSING,
+                             f"Converge's system Zoom account is not usable ({exc.reason}).") from None
+        name = (profile.get("display_name") or
+                f"{profile.get('first_name', '')} {profile.get('last_name', '')}".strip() or "Converge")
+        return api, host.system_host, host.system_host, name
+
+    async def _find_at_zoom(self, api: ZoomApi, user_ref: str, booking: Booking,
+                            session: IdiSession) -> dict | None:
+        """A meeting on the host whose agenda carries this booking's reference."""
+        mark = booking_reference(booking.id)
+        topic = meeting_body(booking, session)["topic"]
+        async for item in api.list_meetings(user_ref, type="scheduled"):
+            if "agenda" in item:
+                if mark in (item.get("agenda") or ""):
+                    return item
+            elif item.get("topic") == topic:
+                # Some list answers leave the agenda out: read the candidate in full.
+                full = await api.get_meeting(item["id"])
+                if mark in (full.get("agenda") or ""):
+                    return full
+        return None
+
+    async def _save(self, booking: Booking, host: BookingHost, zm: dict, host_email: str,
+                    host_name: str, api: ZoomApi) -> MeetingRef:
+        row = Meeting(
+            booking_id=booking.id,
+            org_id=booking.org_id,
+            zoom_meeting_id=meeting_id_str(zm["id"]),
+            zoom_uuid=zm.get("uuid"),
+            host_kind=host.kind,
+            host_user_id=zm.get("host_id"),
+            host_email=host_email,
+            host_name=host_name,
+            connection_id=host.connection_id,
+            fallback_reason=host.fallback_reason,
+            join_url=zm.get("join_url") or "",
+            start_time=booking.start_time,
+            duration_minutes=booking.duration_minutes,
+        )
+        try:
+            async with self._services.db.session() as s:
+                s.add(row)
+                await s.exec(_clear_create_sent(booking.id))
+                await s.commit()
+        except IntegrityError:
+            # Another attempt (a worker presumed dead but still running) saved first.
+            saved = await self._meeting(booking.id)
+            if saved is None:
+                raise
+            if saved.zoom_meeting_id != row.zoom_meeting_id:
+                log.warning("booking %s: deleting duplicate Zoom meeting %s (kept %s)",
+                            booking.id, row.zoom_meeting_id, saved.zoom_meeting_id)
+                await api.delete_meeting(row.zoom_meeting_id)
+            return _ref(saved)
+        log.info("booking %s: meeting %s saved (%s host)", booking.id, row.zoom_meeting_id, host.kind)
+        return _ref(row)
+
+    def _org_unavailable(self, host: BookingHost, reason: str, *, maybe_created: bool) -> ApplicationError:
+        if host.kind != "org":
+            return _permanent(Failure.SYSTEM_HOST_MISSING,
+                              f"Converge's system Zoom account is not usable ({reason}).")
+        if maybe_created:
+            return _permanent(
+                Failure.ORG_CONNECTION_LOST,
+                f"Your Zoom connection stopped working ({reason}) while the meeting was being "
+                "created on your Zoom account, so Converge cannot tell whether Zoom made it and "
+                "will not make a second one elsewhere. Reconnect Zoom under Integrations, check "
+                "your Zoom meetings for this interview, and book it again if it is not there.",
+            )
+        return _permanent(Failure.ORG_HOST_UNAVAILABLE,
+                          f"The organization's Zoom connection is unavailable ({reason}).", reason)
+
+    async def _user_gone(self, host: BookingHost) -> ApplicationError:
+        if host.kind == "org":
+            # The connected Zoom user was deleted or left the account: nothing can be hosted
+            # there until the org reconnects (zoom-facts §5, code 1001).
+            await self._services.tokens.mark_expired(host.connection_id, "zoom_user_not_found")
+            return _permanent(Failure.ORG_HOST_UNAVAILABLE,
+                              "The connected Zoom user no longer exists (Zoom code 1001).",
+                              "zoom_user_not_found")
+        return _permanent(Failure.SYSTEM_HOST_MISSING,
+                          f"The system host {host.system_host} no longer exists in Converge's "
+                          "Zoom account; Converge support must fix ZOOM_SYSTEM_HOSTS.")
+
+    async def _refused(self, host: BookingHost, exc: ZoomError) -> ApplicationError:
+        """A definite "no" from Zoom on the create: nothing was made."""
+        who = "The connected Zoom user" if host.kind == "org" else f"Converge's system host {host.system_host}"
+        if isinstance(exc, ZoomHostingNotAllowed):
+            fix = ("Assign a licence to that user in Zoom (User Management → Users), or connect a "
+                   "licensed Zoom user, then book the interview again."
+                   if host.kind == "org" else "Converge support must restore the host's licence.")
+            return _permanent(Failure.LICENSE_UNAVAILABLE,
+                              f"{who} has no Zoom licence to host meetings (Zoom code 3161), so "
+                              f"the meeting cannot be created until licence capacity is restored. {fix}")
+        if isinstance(exc, ZoomDailyLimit):
+            return _permanent(Failure.DAILY_LIMIT,
+                              f"{who} reached Zoom's daily limit of meeting creations and updates; "
+                              f"it resets at {zoom_time(exc.retry_at)}.",
+                              exc.retry_at.astimezone(timezone.utc).isoformat())
+        if isinstance(exc, ZoomUserNotFound):
+            return await self._user_gone(host)
+        if isinstance(exc, ZoomMissingScope):
+            return _permanent(Failure.ZOOM_REJECTED,
+                              "Zoom says Converge lacks a permission to create meetings for this "
+                              "user (missing scope). Reconnect Zoom under Integrations and approve "
+                              "every permission, then book again.")
+        if isinstance(exc, (ZoomBadRequest, ZoomMeetingNotFound)):
+            return _permanent(Failure.ZOOM_REJECTED,
+                              f"Zoom refused to create the meeting: {exc}. Book again; contact "
+                              "Converge support if it keeps happening.")
+        # Anything else (e.g. a token still refused after a refresh): try again with backoff.
+        return ApplicationError(f"Zoom did not create the meeting: {exc}", type=type(exc).__name__)
+
+    # --- reschedule -------------------------------------------------------------------------
+
+    @activity.defn(name="reschedule_booking_meeting")
+    async def reschedule_booking_meeting(self, inp: RescheduleMeetingInput) -> MeetingRef:
+        meeting = await self._meeting(inp.booking_id)
+        if meeting is None:
+            raise _permanent(Failure.NOT_RESCHEDULABLE,
+                             "The booking has no Zoom meeting yet; try again once it is scheduled.")
+        end = inp.start_time + timedelta(minutes=inp.duration_minutes)
+        api = self._api_of(meeting)
+        # For a system host the slot check, the PATCH and the saved window form one transaction
+        # under the host's lock: a refusal leaves the old time everywhere, and no other booking
+        # can take the slot in between.
+        async with self._services.db.session() as s:
+            if meeting.host_kind == "system":
+                host = capacity_of(self._services.settings.system_hosts, meeting.host_email)
+                if not await has_room(s, host, Slot(meeting.booking_id, meeting.org_id, inp.start_time, end)):
+                    raise _permanent(
+                        Failure.SYSTEM_HOSTS_FULL,
+                        f"The system Zoom host of this meeting ({meeting.host_email}) is fully "
+                        f"booked at the new time (capacity {host.capacity}); the meeting keeps its "
+                        "old time. Pick another time, or cancel and book again.",
+                    )
+            try:
+                async with heartbeating():
+                    await api.update_meeting(meeting.zoom_meeting_id, {
+                        "start_time": zoom_time(inp.start_time),
+                        "duration": inp.duration_minutes,
+                        "timezone": "UTC",
+                    })
+            except ConnectionUnavailable as exc:
+                raise _permanent(
+                    Failure.ORG_CONNECTION_LOST,
+                    f"The meeting is hosted on your Zoom account, and the Zoom connection is "
+                    f"{exc.reason}. Reconnect Zoom under Integrations, then reschedule again; the "
+                    "meeting keeps its old time.",
+                ) from None
+            except ZoomMeetingNotFound:
+                raise _permanent(Failure.MEETING_GONE,
+                                 f"Zoom meeting {meeting.zoom_meeting_id} no longer exists (deleted in "
+                                 "Zoom?). Cancel this booking and book the interview again.") from None
+            except ZoomDailyLimit as exc:
+                raise _permanent(Failure.DAILY_LIMIT,
+                                 f"The meeting's host reached Zoom's daily limit of meeting creations "
+                                 f"and updates; try again after {zoom_time(exc.retry_at)}. The "
+                                 "meeting keeps its old time.") from None
+            except (ZoomBadRequest, ZoomMissingScope, ZoomHostingNotAllowed) as exc:
+                raise _permanent(Failure.ZOOM_REJECTED,
+                                 f"Zoom refused the new time: {exc}. The meeting keeps its old time.") from None
+            now = utcnow()
+            await s.exec(update(HostReservation).where(HostReservation.booking_id == inp.booking_id)
+                         .values(start_time=inp.start_time, end_time=end, updated_at=now))
+            await s.exec(update(Meeting).where(Meeting.booking_id == inp.booking_id)
+                         .values(start_time=inp.start_time, duration_minutes=inp.duration_minutes))
+            await s.exec(update(Booking).where(Booking.id == inp.booking_id)
+                         .values(start_time=inp.start_time, duration_minutes=inp.duration_minutes,
+                                 updated_at=now))
+            await s.commit()
+        return _ref(meeting)
+
+    # --- delete -----------------------------------------------------------------------------
+
+    @activity.defn(name="delete_booking_meeting")
+    async def delete_booking_meeting(self, inp: DeleteMeetingInput) -> None:
+        meeting = await self._meeting(inp.booking_id)
+        if meeting is not None and meeting.status != "deleted":
+            try:
+                async with heartbeating():
+                    # A meeting already gone at Zoom counts as deleted (ZoomApi.delete_meeting).
+                    await self._api_of(meeting).delete_meeting(meeting.zoom_meeting_id)
+            except ConnectionUnavailable as exc:
+                raise _permanent(Failure.ORG_CONNECTION_LOST,
+                                 f"your Zoom connection is {exc.reason}") from None
+        async with self._services.db.session() as s:
+            await s.exec(update(Meeting).where(Meeting.booking_id == inp.booking_id).values(status="deleted"))
+            await s.exec(update(HostReservation).where(HostReservation.booking_id == inp.booking_id)
+                         .values(status="released", updated_at=utcnow()))
+            await s.commit()
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _api_of(self, meeting: Meeting) -> ZoomApi:
+        tokens = self._services.tokens
+        return tokens.org_api(meeting.connection_id) if meeting.host_kind == "org" else tokens.system_api()
+
+    async def _meeting(self, booking_id: str) -> Meeting | None:
+        async with self._services.db.session() as s:
+            return (await s.exec(select(Meeting).where(Meeting.booking_id == booking_id))).first()
+
+    async def _booking(self, booking_id: str) -> tuple[Booking, IdiSession, HostReservation]:
+        async with self._services.db.session() as s:
+            booking = await s.get(Booking, booking_id)
+            session = await s.get(IdiSession, booking.session_id)
+            reservation = (await s.exec(
+                select(HostReservation).where(HostReservation.booking_id == booking_id)
+            )).first()
+        return booking, session, reservation
+
+    async def _create_sent(self, booking_id: str, sent: bool) -> None:
+        async with self._services.db.session() as s:
+            if sent:
+                await s.exec(update(HostReservation).where(HostReservation.booking_id == booking_id)
+                             .values(create_sent_at=utcnow()))
+            else:
+                await s.exec(_clear_create_sent(booking_id))
+            await s.commit()
+
+
+def _clear_create_sent(booking_id: str):
+    return update(HostReservation).where(HostReservation.booking_id == booking_id).values(create_sent_at=None)
+
+
+def _retry_delay(exc: ZoomTransientError) -> timedelta | None:
+    """Zoom's own Retry-After for a per-second limit, when it gave one (capped: a QPS limit
+    clears in seconds; anything longer is not worth trusting blindly)."""
+    if exc.retry_after_seconds is None:
+        return None
+    return timedelta(seconds=min(max(exc.retry_after_seconds, 1.0), 60.0))
+
+
+def _reason(exc: ConnectionUnavailable) -> str:
+    return fallback_reason(exc.reason, getattr(exc, "detail", None))
+
+
+def _ref(meeting: Meeting) -> MeetingRef:
+    return MeetingRef(booking_id=meeting.booking_id, zoom_meeting_id=meeting.zoom_meeting_id,
+                      host_kind=meeting.host_kind)

@@ -1,0 +1,36 @@
+"""The booking's status where the API reads it (the workflow is the one that decides it)."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from temporalio import activity
+
+from models import Booking, utcnow
+from models import HostReservation
+from workflows.types import BookingStatus, BookingStatusChange
+
+
+class BookingStatusActivities:
+    def __init__(self, services) -> None:
+        self._services = services
+
+    @activity.defn(name="record_booking_status")
+    async def record_booking_status(self, change: BookingStatusChange) -> None:
+        now = utcnow()
+        async with self._services.db.session() as s:
+            await s.exec(
+                update(Booking)
+                .where(Booking.id == change.booking_id)
+                .values(status=change.status, status_reason=change.reason,
+                        status_message=change.message, updated_at=now)
+            )
+            if change.status in (BookingStatus.FAILED, BookingStatus.CANCELLED):
+                # No meeting will take place: give the host's slot back. A slot whose create
+                # may have reached Zoom stays held, so a re-driven run finds that host again.
+                await s.exec(
+                    update(HostReservation)
+                    .where(HostReservation.booking_id == change.booking_id,
+                           HostReservation.create_sent_at.is_(None))
+                    .values(status="released", updated_at=now)
+                )
+            await s.commit()

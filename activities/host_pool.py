@@ -1,0 +1,96 @@
+"""The system account's host pool: which system host has room for a meeting at a given time.
+
+Each system host may run `capacity` meetings at once (ZOOM_SYSTEM_HOSTS). A booking takes a slot
+by writing its HostReservation in the same transaction that counted the overlapping ones, while
+holding a transaction-level advisory lock on each host it looked at; concurrent bookings for the
+same hosts queue on those locks, so the count each one sees includes every slot taken before it.
+Locks are always taken in one order (sorted emails), so two transactions never deadlock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import HostReservation
+from models.tables import new_id, utcnow
+from settings import SystemHost
+
+
+@dataclass(frozen=True)
+class Slot:
+    booking_id: str
+    org_id: str
+    start: datetime
+    end: datetime
+
+
+async def lock_hosts(session: AsyncSession, emails: list[str]) -> None:
+    """Hold each host's advisory lock until this transaction ends (commit or rollback)."""
+    for email in sorted(set(emails)):
+        await session.exec(select(func.pg_advisory_xact_lock(func.hashtextextended(f"system-host:{email}", 0))))
+
+
+async def overlapping(session: AsyncSession, emails: list[str], slot: Slot) -> dict[str, int]:
+    """How many held system meetings overlap `slot` on each host, not counting the booking's own.
+    Windows are half-open, so back-to-back interviews do not overlap."""
+    rows = await session.exec(
+        select(HostReservation.host_key, func.count())
+        .where(
+            HostReservation.host_kind == "system",
+            HostReservation.status == "held",
+            col(HostReservation.host_key).in_(emails),
+            HostReservation.booking_id != slot.booking_id,
+            HostReservation.start_time < slot.end,
+            HostReservation.end_time > slot.start,
+        )
+        .group_by(HostReservation.host_key)
+    )
+    return {key: count for key, count in rows.all()}
+
+
+async def take_free_host(session: AsyncSession, hosts: list[SystemHost], slot: Slot,
+                         fallback_reason: str | None) -> SystemHost | None:
+    """Reserve the least busy host with room in `slot`; None when every host is full.
+    The caller commits (or rolls back) the session, which also releases the locks."""
+    emails = [h.email for h in hosts]
+    await lock_hosts(session, emails)
+    busy = await overlapping(session, emails, slot)
+    free = [h for h in hosts if busy.get(h.email, 0) < h.capacity]
+    if not free:
+        return None
+    # Least loaded first spreads meetings (and Zoom's per-host daily cap); ties keep config order.
+    host = min(free, key=lambda h: (busy.get(h.email, 0), emails.index(h.email)))
+    await hold(session, slot, host_kind="system", host_key=host.email, connection_id=None,
+               fallback_reason=fallback_reason)
+    return host
+
+
+async def has_room(session: AsyncSession, host: SystemHost, slot: Slot) -> bool:
+    """Under the host's lock: would `slot` (the booking's own meeting moved) still fit?"""
+    await lock_hosts(session, [host.email])
+    return (await overlapping(session, [host.email], slot)).get(host.email, 0) < host.capacity
+
+
+async def hold(session: AsyncSession, slot: Slot, *, host_kind: str, host_key: str,
+               connection_id: str | None, fallback_reason: str | None) -> None:
+    """Write (or overwrite) the booking's reservation: one row per booking."""
+    values = dict(
+        host_kind=host_kind, host_key=host_key, connection_id=connection_id,
+        fallback_reason=fallback_reason, start_time=slot.start, end_time=slot.end,
+        status="held", create_sent_at=None, updated_at=utcnow(),
+    )
+    stmt = insert(HostReservation).values(
+        id=new_id(), booking_id=slot.booking_id, org_id=slot.org_id, created_at=utcnow(), **values,
+    )
+    await session.exec(stmt.on_conflict_do_update(index_elements=["booking_id"], set_=values))
+
+
+def capacity_of(hosts: list[SystemHost], email: str) -> SystemHost:
+    """The configured host; one removed from ZOOM_SYSTEM_HOSTS keeps its meetings at capacity 1."""
+    return next((h for h in hosts if h.email == email), SystemHost(email, 1))

@@ -1,0 +1,126 @@
+"""How a booking looks to API clients: the booking, its meeting as soon as it exists, its files.
+
+Everything is read from the database, which the workflow keeps current, so a GET never waits on
+Temporal or Zoom. The start URL is not here: it is a host credential, fetched on request only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+
+from models import Booking, Meeting, RecordingFile
+
+
+class MeetingOut(BaseModel):
+    zoom_meeting_id: str
+    join_url: str
+    host_kind: str = Field(description="org: the org's own Zoom user; system: Converge's account")
+    host_name: str
+    host_email: str
+    fallback_reason: str | None = Field(
+        None, description="Why the system account hosts it (not_connected, expired, revoked, …)")
+    start_time: datetime
+    duration_minutes: int
+    status: str = Field(description="scheduled, or deleted once the booking is cancelled")
+
+
+class RecordingOut(BaseModel):
+    id: str
+    file_type: str
+    file_extension: str
+    size_bytes: int | None
+    sha256: str | None
+    status: str
+
+
+class BookingOut(BaseModel):
+    id: str
+    org_id: str
+    session_id: str
+    participant_name: str
+    participant_email: str
+    start_time: datetime
+    duration_minutes: int
+    status: str = Field(description="scheduling, scheduled, ended, processing_recording, completed, "
+                                    "failed, cancelled or no_recording")
+    status_reason: str | None = None
+    status_message: str | None = Field(None, description="What happened and what to do, in words")
+    workflow_id: str | None
+    meeting: MeetingOut | None = None
+    recordings: list[RecordingOut] = []
+    created_at: datetime
+    updated_at: datetime
+
+
+class BookingList(BaseModel):
+    bookings: list[BookingOut]
+
+
+class StartUrlOut(BaseModel):
+    start_url: str = Field(description="Starts the meeting as its host; a secret, valid about 2 hours")
+    zoom_meeting_id: str
+    host_email: str
+    expires_in_seconds: int = 7200
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc)
+
+
+def booking_out(booking: Booking, meeting: Meeting | None, files: list[RecordingFile]) -> BookingOut:
+    return BookingOut(
+        id=booking.id,
+        org_id=booking.org_id,
+        session_id=booking.session_id,
+        participant_name=booking.participant_name,
+        participant_email=booking.participant_email,
+        start_time=_utc(booking.start_time),
+        duration_minutes=booking.duration_minutes,
+        status=booking.status,
+        status_reason=booking.status_reason,
+        status_message=booking.status_message,
+        workflow_id=booking.workflow_id,
+        meeting=None if meeting is None else MeetingOut(
+            zoom_meeting_id=meeting.zoom_meeting_id,
+            join_url=meeting.join_url,
+            host_kind=meeting.host_kind,
+            host_name=meeting.host_name,
+            host_email=meeting.host_email,
+            fallback_reason=meeting.fallback_reason,
+            start_time=_utc(meeting.start_time),
+            duration_minutes=meeting.duration_minutes,
+            status=meeting.status,
+        ),
+        recordings=[
+            RecordingOut(id=f.id, file_type=f.file_type, file_extension=f.file_extension,
+                         size_bytes=f.size_bytes, sha256=f.sha256, status=f.status)
+            for f in files
+        ],
+        created_at=_utc(booking.created_at),
+        updated_at=_utc(booking.updated_at),
+    )
+
+
+async def load_bookings(services, bookings: list[Booking]) -> list[BookingOut]:
+    """Views of many bookings in three queries."""
+    if not bookings:
+        return []
+    ids = [b.id for b in bookings]
+    async with services.db.session() as s:
+        meetings = {m.booking_id: m for m in (await s.exec(
+            select(Meeting).where(col(Meeting.booking_id).in_(ids))
+        )).all()}
+        files: dict[str, list[RecordingFile]] = {}
+        for f in (await s.exec(
+            select(RecordingFile).where(col(RecordingFile.booking_id).in_(ids))
+            .order_by(RecordingFile.created_at, RecordingFile.id)
+        )).all():
+            files.setdefault(f.booking_id, []).append(f)
+    return [booking_out(b, meetings.get(b.id), files.get(b.id, [])) for b in bookings]
+
+
+async def load_booking(services, booking: Booking) -> BookingOut:
+    return (await load_bookings(services, [booking]))[0]

@@ -1,0 +1,149 @@
+"""The API's side of a booking's workflow: start it (and maybe wait a moment), call its updates.
+
+A start uses update-with-start: one call starts the workflow (or finds the running one, USE_EXISTING)
+and waits until scheduling settles, so a quick Zoom lets the booking response carry the join URL.
+The wait is bounded: a slow Zoom or a busy worker only means the client reads the booking again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import ApiError
+from models import Booking
+from services import TASK_QUEUE
+from workflows.booking import BOOKING_ID, BOOKING_STATUS, ORG_ID, IdiBookingWorkflow
+from workflows.types import BookingInput, BookingStatus, Failure
+
+log = logging.getLogger("api.bookings")
+
+# How long the booking response waits for the meeting before answering without it.
+QUICK_WAIT_SECONDS = 3.0
+# How long a reschedule or cancel waits for the workflow's answer.
+UPDATE_WAIT_SECONDS = 30.0
+
+# Refusals from the workflow, as HTTP: what the client can do differs, so the status does too.
+_UPDATE_STATUS = {
+    Failure.SYSTEM_HOSTS_FULL: 409,
+    Failure.NOT_RESCHEDULABLE: 409,
+    Failure.NOT_CANCELLABLE: 409,
+    Failure.ORG_CONNECTION_LOST: 409,
+    Failure.MEETING_GONE: 409,
+    Failure.DAILY_LIMIT: 429,
+    Failure.ZOOM_REJECTED: 422,
+}
+
+
+def _start_options(booking: Booking, org_name: str) -> tuple[BookingInput, dict]:
+    inp = BookingInput(booking_id=booking.id, org_id=booking.org_id, org_name=org_name,
+                       start_time=booking.start_time, duration_minutes=booking.duration_minutes)
+    options = dict(
+        id=booking.workflow_id,
+        task_queue=TASK_QUEUE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        # Ops may re-drive a failed booking; a completed one never runs twice.
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        search_attributes=TypedSearchAttributes([
+            SearchAttributePair(ORG_ID, booking.org_id),
+            SearchAttributePair(BOOKING_ID, booking.id),
+            SearchAttributePair(BOOKING_STATUS, BookingStatus.SCHEDULING),
+        ]),
+        static_summary=f"IDI booking for {org_name}",
+    )
+    return inp, options
+
+
+async def start_booking(services, booking: Booking, org_name: str, *, quick_wait: float = QUICK_WAIT_SECONDS) -> None:
+    """Start the booking's workflow and give it `quick_wait` seconds to make the meeting.
+
+    Raises only when the workflow certainly did not start (Temporal unreachable)."""
+    client = await services.temporal()
+    inp, options = _start_options(booking, org_name)
+    op = WithStartWorkflowOperation(IdiBookingWorkflow.run, inp, **options)
+    try:
+        async with asyncio.timeout(quick_wait):
+            await client.execute_update_with_start_workflow(
+                IdiBookingWorkflow.wait_scheduled, start_workflow_operation=op)
+        return
+    except (TimeoutError, asyncio.TimeoutError, RPCError, WorkflowUpdateFailedError,
+            WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+        log.info("booking %s: no quick answer from its workflow (%s)", booking.id, type(exc).__name__)
+    if not await _started(op):
+        await client.start_workflow(IdiBookingWorkflow.run, inp, **options)
+
+
+async def _started(op: WithStartWorkflowOperation) -> bool:
+    """Whether the update-with-start call got as far as starting the workflow. Its start result
+    is settled once the call has ended, either way; reading it also keeps asyncio from reporting
+    a stored error as never retrieved."""
+    try:
+        await asyncio.wait_for(op.workflow_handle(), 1.0)
+        return True
+    except (Exception, asyncio.CancelledError):
+        return False
+
+
+async def ensure_started(services, booking: Booking, org_name: str) -> None:
+    """For an Idempotency-Key replay: start the workflow only if it never started (the first
+    request may have died in between). A finished one, even a failed one, is left alone."""
+    client = await services.temporal()
+    try:
+        await client.get_workflow_handle(booking.workflow_id).describe()
+        return
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+    inp, options = _start_options(booking, org_name)
+    await client.start_workflow(IdiBookingWorkflow.run, inp, **options)
+
+
+async def call_update(services, booking: Booking, update, *args) -> bool:
+    """Run one of the workflow's updates; False when the wait ran out (it continues anyway).
+
+    A refusal becomes an ApiError carrying the workflow's reason and message."""
+    client = await services.temporal()
+    handle: WorkflowHandle = client.get_workflow_handle(booking.workflow_id)
+    try:
+        async with asyncio.timeout(UPDATE_WAIT_SECONDS):
+            await handle.execute_update(update, *args)
+        return True
+    except (TimeoutError, asyncio.TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        return False
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type:
+            raise ApiError(_UPDATE_STATUS.get(cause.type, 502), cause.type, cause.message) from None
+        raise ApiError(502, "booking_update_failed",
+                       f"The booking could not be changed ({cause or exc}); try again.") from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise WorkflowGone() from None
+        raise
+
+
+class WorkflowGone(Exception):
+    """The booking's workflow has finished: the booking can no longer change."""
+
+
+def temporal_down(exc: Exception) -> ApiError:
+    log.warning("temporal unavailable: %s", exc)
+    return ApiError(503, "workflow_service_unavailable",
+                    "The booking could not be started because the workflow service is unreachable; "
+                    "nothing was booked. Try again in a minute.")
+

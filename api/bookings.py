@@ -1,0 +1,257 @@
+"""Bookings: book an interview into an IDI session, read it, move it, cancel it, start it.
+
+A booking is stored, then its workflow (IdiBookingWorkflow) does the rest; reads come from the
+database the workflow keeps current. Changes go through the running workflow (updates), so a
+reschedule and a meeting creation can never race each other.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from aiohttp import web
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import delete, select
+
+from api.auth import require_org
+from api.booking_input import (
+    BookingIn,
+    RescheduleIn,
+    ValidBooking,
+    validate_booking,
+    validate_duration,
+    validate_start_time,
+)
+from api.booking_views import BookingList, BookingOut, StartUrlOut, load_booking, load_bookings
+from api.booking_workflow import WorkflowGone, call_update, ensure_started, start_booking, temporal_down
+from api.errors import ApiError, not_found, parse_body
+from api.openapi import documented
+from api.sessions import org_session
+from models import Booking, Meeting, Organization
+from token_manager import ConnectionUnavailable
+from workflows.booking import IdiBookingWorkflow
+from workflows.types import BookingStatus, RescheduleRequest, workflow_id_for
+from zoom.errors import ZoomError, ZoomMeetingNotFound
+
+log = logging.getLogger("api.bookings")
+routes = web.RouteTableDef()
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_TOOK_PLACE = {BookingStatus.ENDED, BookingStatus.PROCESSING_RECORDING, BookingStatus.COMPLETED,
+               BookingStatus.NO_RECORDING}
+
+
+def _json(view: BookingOut, status: int = 200) -> web.Response:
+    return web.json_response(view.model_dump(mode="json"), status=status)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+async def _org_booking(services, org_id: str, booking_id: str) -> Booking:
+    async with services.db.session() as s:
+        booking = await s.get(Booking, booking_id)
+    if booking is None or booking.org_id != org_id:
+        raise not_found("Booking")
+    return booking
+
+
+async def _reload(services, booking_id: str) -> Booking:
+    async with services.db.session() as s:
+        return await s.get(Booking, booking_id)
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > 200 or not key.isprintable():
+        raise ApiError(400, "invalid_idempotency_key",
+                       "Idempotency-Key must be 1 to 200 printable characters (a UUID works well).")
+    return key
+
+
+async def _replay(services, org: Organization, key: str, request_hash: str) -> web.Response | None:
+    """The answer for a key seen before: the same booking, or 409 if the body differs."""
+    async with services.db.session() as s:
+        booking = (await s.exec(
+            select(Booking).where(Booking.org_id == org.id, Booking.idempotency_key == key)
+        )).first()
+    if booking is None:
+        return None
+    if booking.request_hash != request_hash:
+        raise ApiError(409, "idempotency_key_reused",
+                       "This Idempotency-Key was already used for a different booking request. "
+                       "Send a new key for a new booking, or repeat the original request exactly.")
+    try:
+        await ensure_started(services, booking, org.name)
+    except Exception as exc:  # the booking exists; its workflow will be started by the next replay
+        log.warning("booking %s: could not check its workflow on replay: %s", booking.id, exc)
+    return _json(await load_booking(services, await _reload(services, booking.id)), 200)
+
+
+@routes.post("/v1/orgs/{org}/sessions/{session}/bookings")
+@documented(
+    "Book an interview: stores the booking and starts its workflow (the meeting is in the "
+    "response when Zoom answers quickly, else read the booking again)",
+    body=BookingIn, response=BookingOut, status=202, errors=(400, 409, 415, 422, 503),
+    headers={IDEMPOTENCY_HEADER: "Repeat a request safely: the same key and body return the same "
+                                 "booking; the same key with another body is a 409"},
+)
+async def post_booking(request: web.Request) -> web.Response:
+    services = request.app["ctx"]
+    org = await require_org(request)
+    session = await org_session(services, org.id, request.match_info["session"])
+    if session.kind != "idi" or session.meeting_provider != "zoom_app":
+        raise ApiError(422, "session_not_zoom_idi",
+                       f"This session is a {session.kind} on {session.meeting_provider}; bookings "
+                       "with Zoom meetings need an in-depth interview (kind 'idi') session with "
+                       "meeting_provider 'zoom_app'. Create such a session and book into it.")
+    key = _idempotency_key(request)
+    valid: ValidBooking = validate_booking(await parse_body(request, BookingIn), _now())
+    request_hash = valid.request_hash(session.id)
+    if key is not None:
+        replay = await _replay(services, org, key, request_hash)
+        if replay is not None:
+            return replay
+
+    booking = Booking(org_id=org.id, session_id=session.id, idempotency_key=key,
+                      request_hash=request_hash, **valid.model_dump())
+    booking.workflow_id = workflow_id_for(booking.id)
+    try:
+        async with services.db.session() as s:
+            s.add(booking)
+            await s.commit()
+    except IntegrityError:
+        # The same key arrived twice at once and the other request stored first.
+        replay = await _replay(services, org, key, request_hash) if key else None
+        if replay is None:
+            raise
+        return replay
+    try:
+        await start_booking(services, booking, org.name)
+    except Exception as exc:
+        # Nothing may stay behind for a booking that never started: the client can retry.
+        async with services.db.session() as s:
+            await s.exec(delete(Booking).where(Booking.id == booking.id))
+            await s.commit()
+        raise temporal_down(exc) from None
+    return _json(await load_booking(services, await _reload(services, booking.id)), 202)
+
+
+@routes.get("/v1/orgs/{org}/sessions/{session}/bookings")
+@documented("List a session's bookings, earliest interview first", response=BookingList)
+async def list_bookings(request: web.Request) -> web.Response:
+    services = request.app["ctx"]
+    org = await require_org(request)
+    session = await org_session(services, org.id, request.match_info["session"])
+    async with services.db.session() as s:
+        rows = (await s.exec(
+            select(Booking).where(Booking.org_id == org.id, Booking.session_id == session.id)
+            .order_by(Booking.start_time, Booking.id)
+        )).all()
+    views = await load_bookings(services, list(rows))
+    return web.json_response(BookingList(bookings=views).model_dump(mode="json"))
+
+
+@routes.get("/v1/orgs/{org}/bookings/{booking}")
+@documented("A booking: status (and why), its meeting once it exists, its recordings", response=BookingOut)
+async def get_booking(request: web.Request) -> web.Response:
+    services = request.app["ctx"]
+    org = await require_org(request)
+    booking = await _org_booking(services, org.id, request.match_info["booking"])
+    return _json(await load_booking(services, booking))
+
+
+@routes.get("/v1/orgs/{org}/bookings/{booking}/start-url")
+@documented("A fresh start URL for the meeting's host, fetched from Zoom now (never stored)",
+            response=StartUrlOut, errors=(409, 502))
+async def get_start_url(request: web.Request) -> web.Response:
+    services = request.app["ctx"]
+    org = await require_org(request)
+    booking = await _org_booking(services, org.id, request.match_info["booking"])
+    async with services.db.session() as s:
+        meeting = (await s.exec(select(Meeting).where(Meeting.booking_id == booking.id))).first()
+    if booking.status == BookingStatus.CANCELLED or (meeting is not None and meeting.status == "deleted"):
+        raise ApiError(409, "booking_cancelled", "The booking was cancelled and its Zoom meeting deleted.")
+    if meeting is None:
+        raise ApiError(409, "meeting_not_ready",
+                       f"The booking has no Zoom meeting yet (status {booking.status}); read the "
+                       "booking again once it is scheduled.")
+    tokens = services.tokens
+    api = tokens.org_api(meeting.connection_id) if meeting.host_kind == "org" else tokens.system_api()
+    try:
+        zoom_meeting = await api.get_meeting(meeting.zoom_meeting_id)
+    except ConnectionUnavailable as exc:
+        raise ApiError(409, "zoom_connection_unavailable",
+                       f"This meeting is hosted on your organization's Zoom account and the Zoom "
+                       f"connection is {exc.reason}. Reconnect Zoom under Integrations, or start the "
+                       "meeting from the Zoom app as its host.") from None
+    except ZoomMeetingNotFound:
+        raise ApiError(409, "zoom_meeting_gone",
+                       f"Zoom meeting {meeting.zoom_meeting_id} no longer exists at Zoom (deleted "
+                       "there?). Cancel this booking and book the interview again.") from None
+    except ZoomError as exc:
+        log.warning("start url for booking %s: %s", booking.id, exc)
+        raise ApiError(502, "zoom_unavailable", "Zoom did not answer; try again in a moment.") from None
+    start_url = zoom_meeting.get("start_url")
+    if not start_url:
+        raise ApiError(502, "zoom_unavailable", "Zoom's answer had no start URL; try again in a moment.")
+    out = StartUrlOut(start_url=start_url, zoom_meeting_id=meeting.zoom_meeting_id, host_email=meeting.host_email)
+    # A host credential: never cached by a browser or a proxy.
+    return web.json_response(out.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
+
+
+@routes.patch("/v1/orgs/{org}/bookings/{booking}")
+@documented("Reschedule: new start_time and/or duration_minutes; the same Zoom meeting is moved",
+            body=RescheduleIn, response=BookingOut, errors=(400, 409, 415, 422, 429, 502, 503))
+async def patch_booking(request: web.Request) -> web.Response:
+    services = request.app["ctx"]
+    org = await require_org(request)
+    booking = await _org_booking(services, org.id, request.match_info["booking"])
+    body = await parse_body(request, RescheduleIn)
+    if body.start_time is None and body.duration_minutes is None:
+        raise ApiError(400, "nothing_to_change", "Send start_time and/or duration_minutes to reschedule.")
+    start = validate_start_time(body.start_time, _now()) if body.start_time is not None else booking.start_time
+    duration = validate_duration(body.duration_minutes) if body.duration_minutes is not None else booking.duration_minutes
+    if booking.status != BookingStatus.SCHEDULED:
+        raise ApiError(409, "booking_not_reschedulable",
+                       f"The booking is {booking.status}; only a scheduled booking can be rescheduled"
+                       + (" - try again once its meeting is created." if booking.status == BookingStatus.SCHEDULING else "."))
+    try:
+        done = await call_update(services, booking, IdiBookingWorkflow.reschedule,
+                                 RescheduleRequest(start_time=start, duration_minutes=duration))
+    except WorkflowGone:
+        raise ApiError(409, "booking_not_reschedulable", "The booking has finished; it can no longer be rescheduled.") from None
+    if not done:
+        raise ApiError(503, "booking_busy", "The booking did not answer in time; read it again, then retry if the time has not changed.")
+    return _json(await load_booking(services, await _reload(services, booking.id)))
+
+
+@routes.post("/v1/orgs/{org}/bookings/{booking}/cancel")
+@documented("Cancel: the Zoom meeting is deleted; the booking is kept as cancelled",
+            response=BookingOut, errors=(409, 503))
+async def cancel_booking(request: web.Request) -> web.Response:
+    services = request.app["ctx"]
+    org = await require_org(request)
+    booking = await _org_booking(services, org.id, request.match_info["booking"])
+    if booking.status == BookingStatus.CANCELLED:
+        return _json(await load_booking(services, booking))
+    if booking.status in _TOOK_PLACE:
+        raise ApiError(409, "booking_not_cancellable",
+                       f"The interview already took place (status {booking.status}); there is nothing to cancel.")
+    if booking.status == BookingStatus.FAILED:
+        raise ApiError(409, "booking_not_cancellable",
+                       "The booking failed, so no meeting exists; there is nothing to cancel.")
+    try:
+        done = await call_update(services, booking, IdiBookingWorkflow.cancel)
+    except WorkflowGone:
+        done = True  # finished meanwhile: report what it ended as
+    view = await load_booking(services, await _reload(services, booking.id))
+    if done and view.status != BookingStatus.CANCELLED:
+        raise ApiError(409, "booking_not_cancellable", f"The booking is {view.status}; it can no longer be cancelled.")
+    # 202: the cancel is under way (Zoom is slow); the booking will read `cancelled`.
+    return _json(view, 200 if done else 202)

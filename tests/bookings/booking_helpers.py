@@ -1,0 +1,155 @@
+"""Steps the booking integration tests share: sessions, bookings, connecting an org, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+from sqlmodel import select
+
+from models import Meeting, ZoomConnection
+from models import HostReservation
+
+def services_with_hosts(services, hosts_raw: str):
+    """The shared services with another ZOOM_SYSTEM_HOSTS (same database, Redis and clients)."""
+    settings = services.settings.model_copy(update={"zoom_system_hosts_raw": hosts_raw})
+    settings.__dict__.pop("system_hosts", None)  # a cached_property copied along
+    return dataclasses.replace(services, settings=settings, _tokens=None, _temporal_lock=asyncio.Lock())
+
+
+async def new_system_host(emulator) -> str:
+    """A user of the system account that no other test books on."""
+    email = f"pool-{uuid.uuid4().hex[:10]}@system.converge.test"
+    await emulator.control.create_user(email, account_id="emu-system-account", type=2,
+                                       first_name="Converge", last_name="Pool Host")
+    return email
+
+
+SETTLED = {"scheduled", "failed", "cancelled", "ended", "no_recording", "completed"}
+
+
+def future(hours: float = 48, minutes: float = 0) -> datetime:
+    """A start time in the future, whole minutes, in UTC."""
+    t = datetime.now(timezone.utc) + timedelta(hours=hours, minutes=minutes)
+    return t.replace(second=0, microsecond=0)
+
+
+def rfc3339(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+async def new_session(api, org_id: str, headers: dict, title: str = "Pricing study") -> str:
+    r = await api.http.post(f"/v1/orgs/{org_id}/sessions", headers=headers,
+                            json={"title": title, "kind": "idi", "meeting_provider": "zoom_app"})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+async def new_org_with_session(api, name: str = "Acme Research") -> tuple[str, dict, str]:
+    org_id, headers = await api.new_org(name)
+    return org_id, headers, await new_session(api, org_id, headers)
+
+
+def booking_body(start: datetime, duration: int = 60, name: str = "Pat Participant",
+                 email: str = "pat@example.com") -> dict:
+    return {"participant_name": name, "participant_email": email, "start_time": rfc3339(start),
+            "duration_minutes": duration}
+
+
+async def post_booking(api, org_id: str, headers: dict, session_id: str, body: dict, key: str | None = None):
+    h = dict(headers)
+    if key is not None:
+        h["Idempotency-Key"] = key
+    return await api.http.post(f"/v1/orgs/{org_id}/sessions/{session_id}/bookings", headers=h, json=body)
+
+
+async def book(api, org_id: str, headers: dict, session_id: str, start: datetime | None = None,
+               duration: int = 60, **body) -> dict:
+    r = await post_booking(api, org_id, headers, session_id,
+                           booking_body(start or future(), duration, **body))
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
+async def get_booking(api, org_id: str, headers: dict, booking_id: str) -> dict:
+    r = await api.http.get(f"/v1/orgs/{org_id}/bookings/{booking_id}", headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def settled(api, org_id: str, headers: dict, booking_id: str, *, until=None,
+                  timeout: float = 60) -> dict:
+    """The booking once its workflow has decided (polls; the deadline only guards a hang)."""
+    until = until or (lambda b: b["status"] in SETTLED or b["status_reason"] is not None)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        booking = await get_booking(api, org_id, headers, booking_id)
+        if until(booking):
+            return booking
+        assert asyncio.get_running_loop().time() < deadline, f"booking never settled: {booking}"
+        await asyncio.sleep(0.1)
+
+
+async def connect_org(api, emulator, org_id: str, headers: dict, email: str) -> ZoomConnection:
+    """Connect the org's Zoom as `email` through the integrations API and the emulator's consent."""
+    r = await api.http.post(f"/v1/orgs/{org_id}/integrations/zoom/connect", headers=headers)
+    assert r.status_code == 200, r.text
+    location = await emulator.control.authorize(r.json()["authorize_url"], email)
+    parts = urlsplit(location)  # Zoom sends the browser to ZOOM_REDIRECT_URI (port 8000)
+    r = await api.http.get(f"{parts.path}?{parts.query}")
+    assert r.status_code == 302, r.text
+    async with api.services.db.session() as s:
+        row = (await s.exec(select(ZoomConnection).where(ZoomConnection.org_id == org_id))).one()
+    assert row.status == "active"
+    return row
+
+
+async def fresh_zoom_user(emulator, *, type: int = 2, account_id: str = "emu-globex",
+                          first: str = "Robin", last: str = "Researcher") -> str:
+    """A Zoom user nobody else connects (a second connect of one user ends the first's tokens)."""
+    email = f"{first.lower()}-{uuid.uuid4().hex[:8]}@globex.test"
+    await emulator.control.create_user(email, account_id=account_id, type=type, first_name=first,
+                                       last_name=last)
+    return email
+
+
+async def zoom_meetings_of(emulator, booking_id: str) -> list[dict]:
+    """Every meeting at the emulator (deleted ones too) that carries this booking's reference."""
+    mark = f"converge-booking:{booking_id}"
+    return [m for m in await emulator.control.meetings() if mark in (m.get("agenda") or "")]
+
+
+async def meeting_row(services, booking_id: str) -> Meeting | None:
+    async with services.db.session() as s:
+        return (await s.exec(select(Meeting).where(Meeting.booking_id == booking_id))).first()
+
+
+async def reservation_row(services, booking_id: str) -> HostReservation | None:
+    async with services.db.session() as s:
+        return (await s.exec(select(HostReservation).where(HostReservation.booking_id == booking_id))).first()
+
+
+async def history_text(handle) -> str:
+    """A workflow's history as text with every payload decoded (payloads are base64 in JSON),
+    so a test can search it for what ops would see in the UI."""
+    import base64
+    import json
+
+    history = json.loads((await handle.fetch_history()).to_json())
+    decoded: list[str] = []
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if "data" in node and "metadata" in node and isinstance(node["data"], str):
+                decoded.append(base64.b64decode(node["data"]).decode("utf-8", "replace"))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(history)
+    return json.dumps(history) + "\n" + "\n".join(decoded)

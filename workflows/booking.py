@@ -1,0 +1,409 @@
+"""IdiBookingWorkflow: one interview booking, from choosing its Zoom host to the meeting and after.
+
+The run reads like the process: choose the host, create the meeting (exactly once; the activity
+makes that true whatever retries happen), mark the booking scheduled, then `_after_scheduled()`
+waits for Zoom to say the meeting ended. Reschedule and cancel arrive as updates, so the caller
+gets the outcome (or the reason it was refused) in its own response; webhook events arrive as the
+`zoom_event` signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import booking_activities as zoom
+    from workflows.types import (
+        MEETING_NOT_HELD_AFTER,
+        BookingHost,
+        BookingInput,
+        BookingState,
+        BookingStatus,
+        BookingStatusChange,
+        CreateMeetingInput,
+        DeleteMeetingInput,
+        Failure,
+        MeetingRef,
+        RescheduleMeetingInput,
+        RescheduleRequest,
+        ResolveHostInput,
+        ZoomEventSignal,
+    )
+
+ORG_ID = SearchAttributeKey.for_keyword("OrgId")
+BOOKING_ID = SearchAttributeKey.for_keyword("BookingId")
+HOST_KIND = SearchAttributeKey.for_keyword("HostKind")
+ZOOM_MEETING_ID = SearchAttributeKey.for_keyword("ZoomMeetingId")
+BOOKING_STATUS = SearchAttributeKey.for_keyword("BookingStatus")
+
+# Zoom hiccups (429 per second, 5xx, timeouts) are retried with backoff until the interview is
+# close; permanent answers come back as non-retryable ApplicationErrors and end the loop at once.
+ZOOM_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+)
+DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+# A person waits on a reschedule: a few tries, then they hear why.
+RESCHEDULE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=4)
+# The create activity heartbeats while it waits on Zoom, so a worker that dies mid-create is
+# noticed in seconds and another worker reconciles (it finds the meeting instead of making one).
+CREATE_HEARTBEAT = timedelta(seconds=10)
+MIN_SCHEDULING_WINDOW = timedelta(minutes=15)
+
+
+class BookingFailed(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+def _cause(err: ActivityError) -> ApplicationError | None:
+    return err.cause if isinstance(err.cause, ApplicationError) else None
+
+
+@workflow.defn
+class IdiBookingWorkflow:
+    @workflow.init
+    def __init__(self, booking: BookingInput) -> None:
+        self._booking = booking
+        self._start = booking.start_time
+        self._duration = booking.duration_minutes
+        self._status = BookingStatus.SCHEDULING
+        self._recorded: tuple[str, str | None] = (self._status, None)  # as the database has it
+        self._reason: str | None = None
+        self._message: str | None = None
+        self._host: BookingHost | None = None
+        self._meeting: MeetingRef | None = None
+        self._events: dict[str, ZoomEventSignal] = {}
+        self._started = False  # meeting.started seen; the webhook issue builds on it
+        self._ended = False
+        self._cancel_requested = False
+        self._schedule_version = 0
+        # Reschedule and cancel both touch the Zoom meeting; one at a time.
+        self._meeting_lock = asyncio.Lock()
+
+    # --- the process ----------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, booking: BookingInput) -> BookingState:
+        self._tag_search_attributes()
+        try:
+            self._meeting = await self._schedule_meeting()
+        except BookingFailed as failed:
+            await self._set_status(BookingStatus.FAILED, failed.reason, failed.message)
+            return await self._finish()
+        if self._meeting is None or self._cancel_requested:
+            await self._cancel()
+            return await self._finish()
+        await self._set_status(BookingStatus.SCHEDULED)
+        await self._after_scheduled()
+        return await self._finish()
+
+    async def _schedule_meeting(self) -> MeetingRef | None:
+        """Choose a host and create the meeting there; None when cancelled first."""
+        skip_org_reason: str | None = None
+        while not self._cancel_requested:
+            self._host = await self._resolve_host(skip_org_reason)
+            try:
+                meeting = await workflow.execute_activity(
+                    zoom.create_booking_meeting,
+                    CreateMeetingInput(booking_id=self._booking.booking_id, host=self._host),
+                    start_to_close_timeout=timedelta(minutes=1),
+                    heartbeat_timeout=CREATE_HEARTBEAT,
+                    schedule_to_close_timeout=self._until_start(),
+                    retry_policy=ZOOM_RETRY,
+                    summary=f"create meeting on {self._host.label}",
+                )
+            except ActivityError as err:
+                cause = _cause(err)
+                kind = cause.type if cause else None
+                if kind == Failure.ORG_HOST_UNAVAILABLE and skip_org_reason is None:
+                    # Zoom said no meeting exists there and the org's user cannot host: the
+                    # system account takes over, and the reason is kept on the meeting.
+                    skip_org_reason = str(cause.details[0]) if cause.details else "org_host_unavailable"
+                    continue
+                if kind == Failure.DAILY_LIMIT:
+                    await self._wait_for_daily_limit(cause)
+                    continue
+                if cause is not None and kind in Failure.ENDS_BOOKING:
+                    raise BookingFailed(kind, cause.message) from None
+                raise BookingFailed(
+                    Failure.ZOOM_UNAVAILABLE,
+                    "Zoom did not accept the meeting before the interview was due "
+                    f"({err.cause or err}). Check https://status.zoom.us and book the interview again.",
+                ) from None
+            workflow.upsert_search_attributes([ZOOM_MEETING_ID.value_set(meeting.zoom_meeting_id)])
+            return meeting
+        return None
+
+    async def _resolve_host(self, skip_org_reason: str | None) -> BookingHost:
+        try:
+            host = await workflow.execute_activity(
+                zoom.resolve_booking_host,
+                ResolveHostInput(
+                    booking_id=self._booking.booking_id,
+                    org_id=self._booking.org_id,
+                    start_time=self._start,
+                    duration_minutes=self._duration,
+                    skip_org_reason=skip_org_reason,
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=self._until_start(),
+                retry_policy=ZOOM_RETRY,
+                summary=f"choose the Zoom host for {self._booking.org_name}",
+            )
+        except ActivityError as err:
+            cause = _cause(err)
+            if cause is not None and cause.type in Failure.ENDS_BOOKING:
+                raise BookingFailed(cause.type, cause.message) from None
+            raise BookingFailed(
+                Failure.ZOOM_UNAVAILABLE,
+                f"No Zoom host could be chosen before the interview was due ({err.cause or err}). "
+                "Book the interview again.",
+            ) from None
+        workflow.upsert_search_attributes([HOST_KIND.value_set(host.kind)])
+        return host
+
+    async def _wait_for_daily_limit(self, cause: ApplicationError) -> None:
+        """Zoom's per-host daily cap: wait for the reset (a durable timer) if that is still
+        before the interview; otherwise the booking cannot be made on this host."""
+        retry_at = datetime.fromisoformat(str(cause.details[0])) if cause.details else None
+        if retry_at is None or retry_at >= self._start:
+            when = f" until {_utc(retry_at)}" if retry_at else ""
+            raise BookingFailed(
+                Failure.DAILY_LIMIT,
+                f"Zoom's daily limit of meeting creations for this host is used up{when}, which is "
+                "not before the interview starts. Book a later time, or connect your own Zoom "
+                "account (or another Zoom user) to host it.",
+            )
+        await self._set_status(
+            BookingStatus.SCHEDULING,
+            "waiting_for_zoom_daily_limit",
+            f"Zoom's daily limit of meeting creations for this host is used up; Converge creates "
+            f"the meeting automatically at {_utc(retry_at)}, before the interview starts.",
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: self._cancel_requested,
+                # At least a minute: a reset time already past must not spin the loop.
+                timeout=max(retry_at - workflow.now(), timedelta(minutes=1)),
+                timeout_summary="Zoom daily limit resets",
+            )
+        except asyncio.TimeoutError:
+            pass
+
+    async def _after_scheduled(self) -> None:
+        """The meeting exists. Wait until Zoom says it ended, the booking is cancelled, or a day
+        past its scheduled end (then it was never held). Reschedules move that deadline."""
+        while True:
+            version = self._schedule_version
+            deadline = self._start + timedelta(minutes=self._duration) + MEETING_NOT_HELD_AFTER
+            remaining = deadline - workflow.now()
+            timed_out = remaining <= timedelta(0)
+            if not timed_out:
+                try:
+                    await workflow.wait_condition(
+                        lambda: self._ended
+                        or self._cancel_requested
+                        or self._schedule_version != version,
+                        timeout=remaining,
+                        timeout_summary="meeting ended, or never held",
+                    )
+                except asyncio.TimeoutError:
+                    timed_out = True
+            if self._ended:
+                await self._set_status(BookingStatus.ENDED)
+                return
+            if self._cancel_requested:
+                await self._cancel()
+                return
+            if timed_out:
+                await self._set_status(
+                    BookingStatus.NO_RECORDING,
+                    "meeting_not_held",
+                    "Zoom never reported this meeting as ended, "
+                    f"{_hours(MEETING_NOT_HELD_AFTER)} after its scheduled end; it was not held, "
+                    "so there is no recording. Book a new interview if it is still needed.",
+                )
+                return
+
+    async def _cancel(self) -> None:
+        async with self._meeting_lock:
+            reason, message = "cancelled_by_request", "Cancelled on request."
+            if self._meeting is not None:
+                try:
+                    await workflow.execute_activity(
+                        zoom.delete_booking_meeting,
+                        DeleteMeetingInput(booking_id=self._booking.booking_id),
+                        start_to_close_timeout=timedelta(minutes=1),
+                        schedule_to_close_timeout=timedelta(days=1),
+                        retry_policy=ZOOM_RETRY,
+                        summary=f"delete meeting {self._meeting.zoom_meeting_id}",
+                    )
+                    message = "Cancelled on request; the Zoom meeting was deleted."
+                except ActivityError as err:
+                    cause = _cause(err)
+                    reason = "zoom_meeting_not_deleted"
+                    message = (
+                        "Cancelled, but the Zoom meeting could not be deleted "
+                        f"({cause.message if cause else err.cause or err}). Delete meeting "
+                        f"{self._meeting.zoom_meeting_id} in Zoom so nobody joins it."
+                    )
+            await self._set_status(BookingStatus.CANCELLED, reason, message)
+
+    async def _finish(self) -> BookingState:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._state()
+
+    # --- messages -------------------------------------------------------------------------------
+
+    @workflow.signal
+    def zoom_event(self, event: ZoomEventSignal) -> None:
+        """A webhook event for this booking's meeting; Zoom redelivers, so the first copy wins."""
+        if event.event_id in self._events:
+            return
+        self._events[event.event_id] = event
+        if event.event_type == "meeting.started":
+            self._started = True
+        elif event.event_type == "meeting.ended":
+            self._ended = True
+
+    @workflow.query
+    def state(self) -> BookingState:
+        return self._state()
+
+    @workflow.update
+    async def wait_scheduled(self) -> BookingState:
+        """For the booking API (update-with-start): the state once scheduling has settled
+        (meeting made, failed, cancelled, or waiting for Zoom's daily limit)."""
+        # Waits for the recorded status, so the caller reads the same in the database.
+        await workflow.wait_condition(
+            lambda: self._recorded[0] != BookingStatus.SCHEDULING or self._recorded[1] is not None
+        )
+        return self._state()
+
+    @workflow.update
+    async def reschedule(self, request: RescheduleRequest) -> BookingState:
+        """Move the meeting (same Zoom meeting, same host). Refused with a reason when the host is
+        full at the new time or Zoom says no; the old time then stays as it was."""
+        async with self._meeting_lock:
+            self._check_reschedulable()
+            if request.start_time == self._start and request.duration_minutes == self._duration:
+                return self._state()
+            try:
+                await workflow.execute_activity(
+                    zoom.reschedule_booking_meeting,
+                    RescheduleMeetingInput(
+                        booking_id=self._booking.booking_id,
+                        start_time=request.start_time,
+                        duration_minutes=request.duration_minutes,
+                    ),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=RESCHEDULE_RETRY,
+                    summary=f"move meeting to {_utc(request.start_time)} for "
+                    f"{request.duration_minutes} min",
+                )
+            except ActivityError as err:
+                cause = _cause(err)
+                raise ApplicationError(
+                    cause.message if cause else f"Zoom did not take the new time ({err.cause or err}); try again.",
+                    type=cause.type if cause and cause.type else Failure.ZOOM_UNAVAILABLE,
+                    non_retryable=True,
+                ) from None
+            self._start, self._duration = request.start_time, request.duration_minutes
+            self._schedule_version += 1
+        return self._state()
+
+    @reschedule.validator
+    def _validate_reschedule(self, request: RescheduleRequest) -> None:
+        self._check_reschedulable()
+        if request.start_time <= workflow.now():
+            raise ApplicationError(
+                "The new start_time is in the past; choose a time in the future.",
+                type=Failure.NOT_RESCHEDULABLE,
+                non_retryable=True,
+            )
+
+    def _check_reschedulable(self) -> None:
+        if self._cancel_requested or self._status != BookingStatus.SCHEDULED:
+            raise ApplicationError(
+                f"The booking is {self._status}"
+                f"{' (being cancelled)' if self._cancel_requested else ''}; only a scheduled "
+                "booking can be rescheduled"
+                + (" - try again once its meeting is created." if self._status == BookingStatus.SCHEDULING else "."),
+                type=Failure.NOT_RESCHEDULABLE,
+                non_retryable=True,
+            )
+
+    @workflow.update
+    async def cancel(self) -> BookingState:
+        """Cancel the booking: the Zoom meeting is deleted, the booking kept as cancelled."""
+        self._cancel_requested = True
+        await workflow.wait_condition(lambda: self._recorded[0] in BookingStatus.FINAL)
+        return self._state()
+
+    @cancel.validator
+    def _validate_cancel(self) -> None:
+        if self._status not in (BookingStatus.SCHEDULING, BookingStatus.SCHEDULED, BookingStatus.CANCELLED):
+            raise ApplicationError(
+                f"The booking is {self._status}; only a booking that has not taken place can be cancelled.",
+                type=Failure.NOT_CANCELLABLE,
+                non_retryable=True,
+            )
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    async def _set_status(self, status: str, reason: str | None = None, message: str | None = None) -> None:
+        self._status, self._reason, self._message = status, reason, message
+        workflow.upsert_search_attributes([BOOKING_STATUS.value_set(status)])
+        await workflow.execute_activity(
+            zoom.record_booking_status,
+            BookingStatusChange(
+                booking_id=self._booking.booking_id, status=status, reason=reason, message=message
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=DB_RETRY,
+            summary=f"booking {status}" + (f" ({reason})" if reason else ""),
+        )
+        self._recorded = (status, reason)
+
+    def _tag_search_attributes(self) -> None:
+        """The API sets these at start; a run started some other way (ops) gets them here."""
+        current = workflow.info().typed_search_attributes
+        updates = [BOOKING_STATUS.value_set(self._status)] if current.get(BOOKING_STATUS) is None else []
+        if current.get(ORG_ID) is None:
+            updates.append(ORG_ID.value_set(self._booking.org_id))
+        if current.get(BOOKING_ID) is None:
+            updates.append(BOOKING_ID.value_set(self._booking.booking_id))
+        if updates:
+            workflow.upsert_search_attributes(updates)
+
+    def _until_start(self) -> timedelta:
+        return max(self._start - workflow.now(), MIN_SCHEDULING_WINDOW)
+
+    def _state(self) -> BookingState:
+        return BookingState(
+            booking_id=self._booking.booking_id,
+            status=self._status,
+            status_reason=self._reason,
+            status_message=self._message,
+            zoom_meeting_id=self._meeting.zoom_meeting_id if self._meeting else None,
+            host_kind=self._host.kind if self._host else None,
+            start_time=self._start,
+            duration_minutes=self._duration,
+            events=list(self._events.values()),
+        )
+
+
+def _utc(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _hours(delta: timedelta) -> str:
+    return f"{int(delta.total_seconds() // 3600)} hours"

@@ -1,0 +1,156 @@
+"""The data the booking workflow, its activities and the API pass to each other.
+
+Everything here ends up in Temporal history, which ops read in the UI: ids, times, statuses and
+reason codes only. Never a token or a start URL, and no participant name or email (activities read
+those from the database by booking id).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel
+
+HostKind = Literal["org", "system"]
+
+
+class BookingStatus:
+    """Values of `bookings.status` and of the BookingStatus search attribute."""
+
+    SCHEDULING = "scheduling"
+    SCHEDULED = "scheduled"
+    ENDED = "ended"
+    PROCESSING_RECORDING = "processing_recording"
+    COMPLETED = "completed"
+    NO_RECORDING = "no_recording"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    # Nothing more happens to a booking in one of these.
+    FINAL = frozenset({COMPLETED, NO_RECORDING, FAILED, CANCELLED})
+
+
+class Failure:
+    """ApplicationError types the booking activities raise; each is also the booking's
+    status_reason when it ends the booking."""
+
+    LICENSE_UNAVAILABLE = "zoom_license_unavailable"
+    DAILY_LIMIT = "zoom_daily_limit"
+    SYSTEM_HOSTS_FULL = "system_hosts_full"
+    ZOOM_REJECTED = "zoom_rejected"
+    ZOOM_UNAVAILABLE = "zoom_unavailable"
+    # The org's connection stopped working before any meeting was made there: use the system host.
+    ORG_HOST_UNAVAILABLE = "org_host_unavailable"
+    # It stopped working while a create there may have succeeded: falling back could make a second
+    # meeting, so the booking stops until the org reconnects.
+    ORG_CONNECTION_LOST = "org_connection_lost"
+    SYSTEM_HOST_MISSING = "system_host_missing"
+    MEETING_GONE = "zoom_meeting_gone"
+    NOT_RESCHEDULABLE = "booking_not_reschedulable"
+    NOT_CANCELLABLE = "booking_not_cancellable"
+
+    # The ones that end a booking as `failed` with themselves as the reason.
+    ENDS_BOOKING = frozenset({
+        LICENSE_UNAVAILABLE, DAILY_LIMIT, SYSTEM_HOSTS_FULL, ZOOM_REJECTED, ZOOM_UNAVAILABLE,
+        ORG_CONNECTION_LOST, SYSTEM_HOST_MISSING,
+    })
+
+
+# How long after the scheduled end the workflow waits for Zoom to say the meeting ended before it
+# concludes the meeting was never held. Meetings start late and run over; a day is "well after".
+MEETING_NOT_HELD_AFTER = timedelta(hours=24)
+
+
+def workflow_id_for(booking_id: str) -> str:
+    return f"idi-booking-{booking_id}"
+
+
+class BookingInput(BaseModel):
+    """How the API starts a booking's workflow."""
+
+    booking_id: str
+    org_id: str
+    org_name: str
+    start_time: datetime
+    duration_minutes: int
+
+
+class ResolveHostInput(BaseModel):
+    booking_id: str
+    org_id: str
+    start_time: datetime
+    duration_minutes: int
+    # Set when the org's Zoom user turned out unusable at create time (e.g. zoom_user_not_found):
+    # go straight to the system account and record this as the fallback reason.
+    skip_org_reason: str | None = None
+
+
+class BookingHost(BaseModel):
+    """Who hosts the booking's meeting. `system_host` is one of Converge's own pool users (an
+    address from ZOOM_SYSTEM_HOSTS, not a customer's); org hosts are named by connection id."""
+
+    kind: HostKind
+    connection_id: str | None = None
+    system_host: str | None = None
+    fallback_reason: str | None = None
+    # For activity summaries in the Temporal UI: "Acme Research's Zoom", "system host 1 of 2".
+    label: str
+
+
+class CreateMeetingInput(BaseModel):
+    booking_id: str
+    host: BookingHost
+
+
+class MeetingRef(BaseModel):
+    """The booking's Zoom meeting, by id; join URL and host details stay in the database."""
+
+    booking_id: str
+    zoom_meeting_id: str
+    host_kind: HostKind
+
+
+class RescheduleRequest(BaseModel):
+    start_time: datetime
+    duration_minutes: int
+
+
+class RescheduleMeetingInput(BaseModel):
+    booking_id: str
+    start_time: datetime
+    duration_minutes: int
+
+
+class DeleteMeetingInput(BaseModel):
+    booking_id: str
+
+
+class BookingStatusChange(BaseModel):
+    booking_id: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+
+
+class ZoomEventSignal(BaseModel):
+    """A Zoom webhook event routed to this booking (ids only; the inbox row has the payload)."""
+
+    event_id: str
+    event_type: str
+    zoom_meeting_uuid: str | None = None
+    file_ids: list[str] = []
+
+
+class BookingState(BaseModel):
+    """What the workflow knows right now (query `state`, and the result of its updates)."""
+
+    booking_id: str
+    status: str
+    status_reason: str | None = None
+    status_message: str | None = None
+    zoom_meeting_id: str | None = None
+    host_kind: HostKind | None = None
+    start_time: datetime
+    duration_minutes: int
+    events: list[ZoomEventSignal] = []
