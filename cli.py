@@ -20,8 +20,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-DATA = ROOT / ".data"
-EMULATOR_PORT = 9090
+# Dev-only knobs (not part of the configuration contract): tests run a second stack beside yours.
+DATA = Path(os.environ.get("CONVERGE_DATA_DIR") or ROOT / ".data")
+EMULATOR_PORT = int(os.environ.get("ZOOM_EMULATOR_PORT", "9090"))
+TEMPORAL_UI_PORT = int(os.environ.get("TEMPORAL_UI_PORT", "8233"))
 
 
 def say(msg: str) -> None:
@@ -63,7 +65,7 @@ def _dev_environment(services) -> dict[str, str]:
         env["REDIS_URL"] = services.redis()
     address = env.get("TEMPORAL_ADDRESS") or "localhost:7233"
     say(f"• Temporal at {address} (starting the dev server if nothing answers)…")
-    env["TEMPORAL_ADDRESS"] = services.temporal(address)
+    env["TEMPORAL_ADDRESS"] = services.temporal(address, ui_port=TEMPORAL_UI_PORT)
     public = env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{env.get('PORT', '8000')}")
     if not env.get("ZOOM_CLIENT_ID"):
         say(f"• no ZOOM_CLIENT_ID: starting the Zoom emulator on :{EMULATOR_PORT}…")
@@ -169,7 +171,7 @@ def run() -> int:
         say(
             f"\nReady in {time.monotonic() - started:.1f}s.\n"
             f"  API            {public}   (health: {public}/healthz, docs: {public}/openapi.json)\n"
-            f"  Temporal UI    http://127.0.0.1:8233   (each booking's history)\n{emulator}"
+            f"  Temporal UI    http://127.0.0.1:{TEMPORAL_UI_PORT}   (each booking's history)\n{emulator}"
             f"  Demo org       {demo['name']}  id={demo['id']}\n"
             f"  Demo API key   {demo['api_key']}\n"
             f"  Logs           {log_dir}/\n"

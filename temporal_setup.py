@@ -2,15 +2,31 @@
 
 The dev server gets them on its command line; any other cluster gets them here, idempotently,
 through the operator service (the time-skipping test server accepts only this route too).
+The worker also creates or updates the token keep-alive Schedule here at start-up.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleHandle,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
 
 from devstack import SEARCH_ATTRIBUTES
+from services import TASK_QUEUE
 
 
 async def ensure_search_attributes(client: Client) -> list[str]:
@@ -27,3 +43,50 @@ async def ensure_search_attributes(client: Client) -> list[str]:
             )
         )
     return missing
+
+
+# --- The token keep-alive Schedule ------------------------------------------------------------
+
+TOKEN_REFRESH_SCHEDULE_ID = "zoom-token-refresh"
+TOKEN_REFRESH_EVERY = timedelta(minutes=5)
+# Shorter than one interval: after an outage at most one missed sweep is made up, never a burst.
+TOKEN_REFRESH_CATCHUP = timedelta(minutes=4)
+# A sweep that runs longer than this is stuck; ending it lets the next tick start afresh.
+TOKEN_REFRESH_RUN_TIMEOUT = timedelta(hours=1)
+
+
+def token_refresh_schedule(task_queue: str) -> Schedule:
+    from workflows.token_refresh import TokenRefreshWorkflow, TokenSweep
+
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            TokenRefreshWorkflow.run,
+            TokenSweep(),
+            id=TOKEN_REFRESH_SCHEDULE_ID,  # each run's id gets the action time appended
+            task_queue=task_queue,
+            execution_timeout=TOKEN_REFRESH_RUN_TIMEOUT,
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=TOKEN_REFRESH_EVERY)]),
+        policy=SchedulePolicy(
+            # A sweep still running when the next tick comes is left alone, not doubled.
+            overlap=ScheduleOverlapPolicy.SKIP,
+            catchup_window=TOKEN_REFRESH_CATCHUP,
+        ),
+    )
+
+
+async def ensure_token_refresh_schedule(client: Client, task_queue: str = TASK_QUEUE) -> ScheduleHandle:
+    """Create the `zoom-token-refresh` Schedule, or bring an existing one up to this code's
+    definition. Whether ops paused it stays as they left it: a deploy must not unpause it."""
+    schedule = token_refresh_schedule(task_queue)
+    try:
+        return await client.create_schedule(TOKEN_REFRESH_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        handle = client.get_schedule_handle(TOKEN_REFRESH_SCHEDULE_ID)
+
+        def keep_state(current: ScheduleUpdateInput) -> ScheduleUpdate:
+            schedule.state = current.description.schedule.state
+            return ScheduleUpdate(schedule=schedule)
+
+        await handle.update(keep_state)
+        return handle

@@ -1,7 +1,9 @@
 """Temporal worker: serves the `idi` task queue (`python worker.py`; make run starts it).
 
 Workflows run in Temporal's sandbox; activities get the process's Services (database, Redis,
-Zoom HTTP, cipher) injected, so nothing in them reaches for a global.
+Zoom HTTP, cipher) injected, so nothing in them reaches for a global. At start-up it also makes
+sure the token keep-alive Schedule exists and serves its own Prometheus metrics on
+WORKER_METRICS_PORT (default 9464, 0 turns it off): the keep-alive sweep's metrics live here.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from temporalio.worker import Worker
 
 from services import TASK_QUEUE, Services
 from settings import ConfigError, load_settings
-from temporal_setup import ensure_search_attributes
+from metrics import serve_worker_metrics, worker_metrics_port
+from temporal_setup import ensure_search_attributes, ensure_token_refresh_schedule
 
 
 def build_worker(client, services: Services, task_queue: str = TASK_QUEUE, **options) -> Worker:
@@ -34,10 +37,13 @@ def build_worker(client, services: Services, task_queue: str = TASK_QUEUE, **opt
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = load_settings()
+    metrics_port = worker_metrics_port()
     services = Services.from_settings(settings)
     await services.verify_database()
     client = await services.temporal()
     await ensure_search_attributes(client)
+    await ensure_token_refresh_schedule(client)
+    serve_worker_metrics(metrics_port)
     worker = build_worker(client, services)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

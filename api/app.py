@@ -5,11 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from api import health, orgs
+from api import integrations, webhooks
+from api import bookings, sessions
+from api import pages
+from api import recordings
 from api.errors import error_middleware
 
 # Zoom's recording.completed bodies with many files stay well under this.
 MAX_BODY_BYTES = 1024 * 1024
-ROUTE_MODULES = (health, orgs)
+ROUTE_MODULES = (health, orgs, integrations, webhooks, sessions, bookings, pages, recordings)
 
 
 def create_app(services) -> web.Application:

@@ -17,6 +17,7 @@ AUTH_SCHEMES = {
     "admin": [{"adminApiKey": []}],
     "zoom_signature": [],
     "none": [],
+    "session": [{"sessionCookie": []}],
 }
 
 
@@ -111,6 +112,8 @@ def build_spec(app: web.Application) -> dict[str, Any]:
             "securitySchemes": {
                 "orgApiKey": {"type": "http", "scheme": "bearer", "description": "The org's API key"},
                 "adminApiKey": {"type": "http", "scheme": "bearer", "description": "ADMIN_API_KEY"},
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "cvg_session",
+                                  "description": "The web pages' session (POST /signin)"},
             },
         },
     }

@@ -1,0 +1,148 @@
+"""Activities of the token keep-alive sweep: refresh one page of due connections, then report.
+
+A connection is due when its access token expires within the token manager's `REFRESH_AHEAD`, or
+when it has not been refreshed for `IDLE_REFRESH_AFTER`: an org that books nothing for weeks must
+not find its refresh token dead of disuse. Each refresh goes through the same token manager (Redis
+lock, re-read, version check) as on-demand refreshes, so a sweep racing a booking causes one
+refresh at Zoom, not two. What goes back to the workflow is ids and counts, never a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from sqlalchemy import func, or_
+from sqlmodel import select
+from temporalio import activity
+
+from metrics import CONNECTION_STATUSES, CONNECTIONS, TOKEN_REFRESH, TOKEN_SWEEP_SECONDS
+from models import ZoomConnection, utcnow
+from token_manager import TokenManager
+
+# The same window the token manager uses to answer `not_due`, so what the sweep picks is what the
+# manager refreshes. Zoom access tokens live 1 hour; three 5-minute sweeps fit in 15 minutes.
+ACCESS_TOKEN_MARGIN = TokenManager.REFRESH_AHEAD
+# Refresh tokens rotate on use and Zoom's lifetime for an unused one is unsettled (15 years vs
+# ~90 days, zoom-facts §1): refreshing an idle connection weekly keeps it alive either way.
+IDLE_REFRESH_AFTER = timedelta(days=7)
+PAGE_SIZE = 200
+# Refreshes in flight at once per page: gentle on Zoom's token endpoint and the DB pool (10).
+CONCURRENCY = 10
+
+
+class SweepPage(BaseModel):
+    """Which page to do: due connections with an id after `after_id`, at most `limit` of them."""
+
+    after_id: str = ""
+    limit: int = PAGE_SIZE
+
+
+class SweepPageResult(BaseModel):
+    selected: int
+    outcomes: dict[str, int]
+    # The last id of this page when more due connections follow; None when this was the last.
+    next_after_id: str | None = None
+
+
+class SweepReport(BaseModel):
+    outcomes: dict[str, int]
+    seconds: float
+
+
+def _idle_since():
+    # A reconnect clears last_refreshed_at and sets connected_at: both count as "fresh tokens".
+    return func.coalesce(ZoomConnection.last_refreshed_at, ZoomConnection.connected_at)
+
+
+def due_filter(now: datetime):
+    """SQL condition: this connection is active and needs a refresh now."""
+    return (
+        (ZoomConnection.status == "active")
+        & ZoomConnection.refresh_token_enc.is_not(None)
+        & or_(
+            ZoomConnection.access_expires_at.is_(None),
+            ZoomConnection.access_expires_at < now + ACCESS_TOKEN_MARGIN,
+            _idle_since() < now - IDLE_REFRESH_AFTER,
+        )
+    )
+
+
+class TokenRefreshActivities:
+    def __init__(self, services) -> None:
+        self._services = services
+
+    @activity.defn(name="refresh_due_connections")
+    async def refresh_due_connections(self, page: SweepPage) -> SweepPageResult:
+        """Refresh one page of due connections (keyset by id), `CONCURRENCY` at a time."""
+        now = utcnow()
+        async with self._services.db.session() as s:
+            rows = list(
+                (
+                    await s.exec(
+                        select(ZoomConnection.id, _idle_since() < now - IDLE_REFRESH_AFTER)
+                        .where(ZoomConnection.id > page.after_id, due_filter(now))
+                        .order_by(ZoomConnection.id)
+                        # One more than the page: is there a next page, without an empty
+                        # trailing page (or a whole run) to find out.
+                        .limit(page.limit + 1)
+                    )
+                ).all()
+            )
+        more, rows = len(rows) > page.limit, rows[: page.limit]
+        outcomes: Counter[str] = Counter()
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def refresh_one(connection_id: str, idle: bool) -> None:
+            async with gate:
+                # An idle connection may still hold a valid access token, which the manager
+                # would call not_due; `force` refreshes it anyway, yet still accepts a refresh
+                # another caller finished meanwhile (token_version check) instead of a second.
+                outcome = await self._refresh(connection_id, force=idle)
+            outcomes[outcome] += 1
+            TOKEN_REFRESH.labels(outcome).inc()
+            activity.heartbeat(sum(outcomes.values()))
+
+        await asyncio.gather(*(refresh_one(cid, idle) for cid, idle in rows))
+        return SweepPageResult(
+            selected=len(rows),
+            outcomes=dict(outcomes),
+            next_after_id=rows[-1][0] if more else None,
+        )
+
+    async def _refresh(self, connection_id: str, *, force: bool) -> str:
+        """One connection's outcome label; a failure of one row never stops the page."""
+        try:
+            # A dead grant comes back as `expired`: the manager has marked the connection
+            # expired (status_reason refresh_failed), which the Integrations page explains.
+            return await self._services.tokens.refresh(connection_id, force=force)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Zoom errors carry no token (zoom.errors scrubs them), so the type and text are safe.
+            activity.logger.warning(
+                "keep-alive refresh of connection %s failed: %s: %s",
+                connection_id, type(exc).__name__, str(exc)[:200],
+            )
+            return "error"
+
+    @activity.defn(name="report_token_sweep")
+    async def report_token_sweep(self, report: SweepReport) -> dict[str, int]:
+        """Record the sweep's duration and count connections by status for the gauge."""
+        TOKEN_SWEEP_SECONDS.observe(report.seconds)
+        async with self._services.db.session() as s:
+            rows = (
+                await s.exec(
+                    select(ZoomConnection.status, func.count()).group_by(ZoomConnection.status)
+                )
+            ).all()
+        counts = {status: 0 for status in CONNECTION_STATUSES} | {st: n for st, n in rows}
+        for status, n in counts.items():
+            CONNECTIONS.labels(status).set(n)
+        activity.logger.info(
+            "token keep-alive sweep done in %.1fs: %s; connections %s",
+            report.seconds, report.outcomes, counts,
+        )
+        return counts

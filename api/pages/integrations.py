@@ -1,0 +1,84 @@
+"""Account Settings → Integrations: connect Zoom, see the connection's health, disconnect.
+
+Zoom's OAuth callback (api/integrations.py) already sends the browser back to
+`/settings/integrations?zoom=connected`; this is that page.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from api.openapi import documented
+from api.pages import session as sessions
+from api.pages.access import app_page, guarded, posted_form, signed_in
+from api.pages.backend import ApiFailed, Backend
+from api.pages.render import see_other
+
+routes = web.RouteTableDef()
+
+PAGE = "/settings/integrations"
+
+
+async def _show(request: web.Request, current, *, error: str | None = None,
+                status: int = 200) -> web.Response:
+    zoom = await Backend(request, current).get("/integrations/zoom")
+    # Only while it is true: a bookmarked ?zoom=connected must not contradict an expired status.
+    connected = request.query.get("zoom") == "connected" and zoom["status"] == "active"
+    notice = "Zoom is connected." if connected else None
+    return await app_page(request, current, "integrations.html", nav="settings", status=status,
+                          title="Integrations", zoom=zoom, notice=notice, error=error)
+
+
+@routes.get(PAGE)
+@documented("Account Settings → Integrations: the Zoom connection, Connect and Disconnect",
+            auth="session", content_type="text/html")
+@guarded
+async def get_integrations(request: web.Request) -> web.Response:
+    return await _show(request, await signed_in(request))
+
+
+@routes.post(PAGE + "/zoom/connect")
+@documented("Connect Zoom: redirects the browser to Zoom's authorization page", auth="session",
+            status=303, content_type="text/html", errors=(403, 503))
+@guarded
+async def post_connect(request: web.Request) -> web.Response:
+    current = await signed_in(request)
+    await posted_form(request, current)
+    try:
+        answer = await Backend(request, current).post("/integrations/zoom/connect")
+    except ApiFailed as failed:
+        return await _show(request, current, error=failed.message, status=failed.status)
+    return see_other(answer["authorize_url"])
+
+
+@routes.get(PAGE + "/zoom/disconnect")
+@documented("Disconnect Zoom, step 1: what disconnecting does, and a button to confirm",
+            auth="session", content_type="text/html")
+@guarded
+async def get_disconnect(request: web.Request) -> web.Response:
+    current = await signed_in(request)
+    zoom = await Backend(request, current).get("/integrations/zoom")
+    if zoom["status"] in ("not_connected", "disconnected"):
+        return see_other(PAGE)
+    return await app_page(request, current, "disconnect.html", nav="settings",
+                          title="Disconnect Zoom", zoom=zoom)
+
+
+@routes.post(PAGE + "/zoom/disconnect")
+@documented("Disconnect Zoom, step 2 (confirmed): revoke at Zoom, keep all meetings and "
+            "recordings", auth="session", status=303, content_type="text/html", errors=(403,))
+@guarded
+async def post_disconnect(request: web.Request) -> web.Response:
+    current = await signed_in(request)
+    await posted_form(request, current)
+    services = request.app["ctx"]
+    try:
+        result = await Backend(request, current).delete("/integrations/zoom")
+    except ApiFailed as failed:
+        await sessions.flash(services, current, "error", failed.message)
+    else:
+        await sessions.flash(services, current, "notice",
+                             "Zoom is disconnected. New interviews will be hosted on Converge's "
+                             "Zoom account; your meetings, recordings and transcripts are kept. "
+                             + result["message"])
+    return see_other(PAGE)

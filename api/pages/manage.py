@@ -1,0 +1,131 @@
+"""Manage IDI: the session's participants, and a side panel with each interview's recording,
+audio and transcript, played in the browser.
+
+The media route is the page-side door to a stored recording file: it takes the session cookie
+(a <video> element cannot send an API key) and checks the file belongs to the signed-in org, then
+hands the file to aiohttp's FileResponse, which answers Range requests, so the browser can seek
+and stream without downloading the whole file first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+from sqlmodel import select
+
+from api.errors import ApiError, not_found
+from api.openapi import documented
+from api.pages.access import app_page, guarded, signed_in
+from api.pages.backend import ApiFailed, Backend
+from api.pages.render import html
+from api.pages.sessions import LABELS, not_found_page
+from api.recordings import content_type
+from models import RecordingFile
+from recording_store import RecordingStore
+
+routes = web.RouteTableDef()
+
+PROCESSING_STATUSES = {"ended", "processing_recording"}
+VIDEO, AUDIO, TRANSCRIPT = {"MP4"}, {"M4A"}, {"TRANSCRIPT"}
+
+
+@routes.get("/sessions/{session}/manage")
+@documented("Manage IDI: the session's participants; each opens a recording and transcript panel",
+            auth="session", content_type="text/html", errors=(404,))
+@guarded
+async def get_manage(request: web.Request) -> web.Response:
+    current = await signed_in(request)
+    backend = Backend(request, current)
+    session_id = request.match_info["session"]
+    try:
+        s = await backend.get(f"/sessions/{session_id}")
+    except ApiFailed as failed:
+        if failed.status == 404:
+            return not_found_page(current, "Session")
+        raise
+    bookings = (await backend.get(f"/sessions/{session_id}/bookings"))["bookings"]
+    return await app_page(request, current, "manage.html", nav="sessions", title="Manage IDI",
+                          s=s, bookings=bookings, **LABELS)
+
+
+def panel_context(booking: dict) -> dict:
+    """Sort the booking's files into what the panel plays, lists and explains."""
+    recordings = booking.get("recordings") or []
+    stored = [r for r in recordings if r["status"] == "stored"]
+    busy = [r for r in recordings if r["status"] in ("pending", "downloading")]
+    return {
+        "videos": [r for r in stored if r["file_type"] in VIDEO],
+        "audios": [r for r in stored if r["file_type"] in AUDIO],
+        "transcript_file": next((r for r in stored if r["file_type"] in TRANSCRIPT), None),
+        "others": [r for r in stored if r["file_type"] not in VIDEO | AUDIO | TRANSCRIPT],
+        "failed": [r for r in recordings if r["status"] == "failed"],
+        "processing": booking["status"] in PROCESSING_STATUSES or bool(busy),
+    }
+
+
+@routes.get("/bookings/{booking}/panel")
+@documented("The Manage IDI side panel of one participant (HTML fragment): recording, audio, "
+            "transcript, or why they are not there yet", auth="session",
+            content_type="text/html", errors=(401, 404))
+@guarded
+async def get_panel(request: web.Request) -> web.Response:
+    current = await signed_in(request, for_script=True)
+    backend = Backend(request, current)
+    booking_id = request.match_info["booking"]
+    try:
+        booking = await backend.get(f"/bookings/{booking_id}")
+    except ApiFailed as failed:
+        if failed.status == 404:
+            return not_found_page(current, "Booking")
+        raise
+    ctx = panel_context(booking)
+    transcript, note = None, None
+    if ctx["transcript_file"] is not None:
+        try:
+            transcript = await backend.get(f"/bookings/{booking_id}/transcript", ok=(404,))
+        except ApiFailed as failed:
+            note = f"The transcript could not be shown: {failed.message}"
+        if transcript is None and note is None:
+            note = "The transcript is stored, but it cannot be shown here yet."
+    elif booking["status"] == "completed":
+        note = (booking.get("status_message") if booking.get("status_reason") ==
+                "transcript_not_available" else None) or "Zoom made no transcript of this interview."
+    return html("_panel.html", b=booking, transcript=transcript, transcript_note=note, **ctx)
+
+
+# --- the stored files ---------------------------------------------------------------------------
+
+def stored_path(settings, row: RecordingFile) -> Path | None:
+    """The file on disk, through the recording store (which keeps every path inside it)."""
+    return RecordingStore.from_settings(settings).stored(row.storage_path)
+
+
+@routes.get("/bookings/{booking}/recordings/{recording}")
+@documented("A stored recording file for the signed-in org's pages, with Range support (the "
+            "<video> and <audio> source)", auth="session", content_type="application/octet-stream",
+            errors=(401, 404, 409))
+@guarded
+async def get_recording_media(request: web.Request) -> web.StreamResponse:
+    current = await signed_in(request, for_script=True)
+    services = request.app["ctx"]
+    async with services.db.session() as s:
+        row = (await s.exec(select(RecordingFile).where(
+            RecordingFile.id == request.match_info["recording"],
+            RecordingFile.booking_id == request.match_info["booking"],
+            RecordingFile.org_id == current.org_id,
+        ))).first()
+    if row is None:
+        raise not_found("Recording")
+    path = stored_path(services.settings, row) if row.status == "stored" else None
+    if path is None:
+        raise ApiError(409, "recording_not_stored",
+                       f"This recording is {row.status}, not stored yet; open the panel again later.")
+    ext = (row.file_extension or "bin").lower()
+    disposition = "attachment" if request.query.get("download") else "inline"
+    return web.FileResponse(path, headers={
+        "Content-Type": content_type(row),
+        "Content-Disposition": f'{disposition}; filename="recording-{row.id}.{ext}"',
+        "Cache-Control": "private, no-cache",
+        "X-Content-Type-Options": "nosniff",
+    })

@@ -1,0 +1,206 @@
+"""Sessions: create one, its agenda, and "Schedule interviewees" (a manual booking).
+
+The booking form turns a local date, time and the browser's time zone into the RFC 3339 start the
+API wants, and sends a per-form Idempotency-Key, so a double click or a reload of the POST makes
+one booking, not two. The new booking's card polls its own fragment until the meeting exists.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiohttp import web
+
+from api.openapi import documented
+from api.pages import session as sessions
+from api.pages.access import app_page, guarded, posted_form, signed_in
+from api.pages.backend import ApiFailed, Backend
+from api.pages.render import html, see_other
+
+routes = web.RouteTableDef()
+
+KINDS = [("idi", "In-Depth Interviews"), ("focus_group", "Focus Group"), ("live", "Live Session")]
+PROVIDERS = [("zoom_app", "Zoom App"), ("external_link", "External meeting link")]
+LABELS = dict(kind_labels=dict(KINDS), provider_labels=dict(PROVIDERS), kinds=KINDS,
+              providers=PROVIDERS)
+
+
+def not_found_page(current, what: str) -> web.Response:
+    return html("error.html", status=404, session=current, title=f"{what} not found",
+                message=f"This {what.lower()} does not exist, or it belongs to another "
+                        "organization.")
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+async def _sessions_page(request, current, *, form=None, error=None, status=200) -> web.Response:
+    listed = await Backend(request, current).get("/sessions")
+    form = form or {"title": "", "kind": "idi", "meeting_provider": "zoom_app"}
+    return await app_page(request, current, "sessions.html", nav="sessions", status=status,
+                          title="Sessions", sessions=listed["sessions"], form=form, error=error,
+                          **LABELS)
+
+
+@routes.get("/sessions")
+@documented("Sessions: the org's sessions and Create Session", auth="session",
+            content_type="text/html")
+@guarded
+async def get_sessions(request: web.Request) -> web.Response:
+    return await _sessions_page(request, await signed_in(request))
+
+
+@routes.post("/sessions")
+@documented("Create Session (form); continues to its agenda", auth="session", status=303,
+            content_type="text/html", errors=(400, 403))
+@guarded
+async def post_session(request: web.Request) -> web.Response:
+    current = await signed_in(request)
+    form = await posted_form(request, current)
+    body = {k: str(form.get(k) or "") for k in ("title", "kind", "meeting_provider")}
+    try:
+        created = await Backend(request, current).post("/sessions", json=body)
+    except ApiFailed as failed:
+        return await _sessions_page(request, current, form=body, error=failed.message,
+                                    status=failed.status)
+    return see_other(f"/sessions/{created['id']}")
+
+
+# --- agenda and bookings ------------------------------------------------------------------------
+
+
+def _default_form() -> dict[str, str]:
+    # Tomorrow, on the hour, in UTC; the page's script shows it in the browser's own zone.
+    start = (datetime.now(timezone.utc) + timedelta(days=1)).replace(minute=0, second=0,
+                                                                   microsecond=0)
+    return {"participant_name": "", "participant_email": "", "duration_minutes": "60",
+            "start": start.strftime("%Y-%m-%dT%H:%M"), "tz": "UTC"}
+
+
+async def _agenda_page(request, current, session_id: str, *, form=None, error=None,
+                       status=200) -> web.Response:
+    backend = Backend(request, current)
+    try:
+        s = await backend.get(f"/sessions/{session_id}")
+    except ApiFailed as failed:
+        if failed.status == 404:
+            return not_found_page(current, "Session")
+        raise
+    bookings = (await backend.get(f"/sessions/{session_id}/bookings"))["bookings"]
+    return await app_page(request, current, "agenda.html", nav="sessions", status=status,
+                          title=s["title"], s=s, bookings=bookings, form=form or _default_form(),
+                          error=error, csrf=current.csrf,
+                          idempotency_key=secrets.token_urlsafe(16), **LABELS)
+
+
+@routes.get("/sessions/{session}")
+@documented("A session's agenda: its bookings with their meetings, and Schedule interviewees",
+            auth="session", content_type="text/html", errors=(404,))
+@guarded
+async def get_agenda(request: web.Request) -> web.Response:
+    return await _agenda_page(request, await signed_in(request), request.match_info["session"])
+
+
+class FormProblem(ValueError):
+    pass
+
+
+def start_time(local: str, tz: str) -> str:
+    """`2026-03-02T10:00` in zone `tz` as RFC 3339 with its offset (what the API requires)."""
+    try:
+        zone = ZoneInfo(tz or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise FormProblem(f"The time zone {tz[:60]!r} is not known; reload the page.") from None
+    try:
+        naive = datetime.strptime(local.strip(), "%Y-%m-%dT%H:%M")
+    except ValueError:
+        raise FormProblem("Enter the start as a date and a time.") from None
+    return naive.replace(tzinfo=zone).isoformat()
+
+
+@routes.post("/sessions/{session}/bookings")
+@documented("Schedule interviewees: add a manual booking (form); its meeting appears on the "
+            "agenda", auth="session", status=303, content_type="text/html",
+            errors=(400, 403, 409, 422, 503))
+@guarded
+async def post_booking(request: web.Request) -> web.Response:
+    current = await signed_in(request)
+    form = await posted_form(request, current)
+    session_id = request.match_info["session"]
+    values = {k: str(form.get(k) or "") for k in
+              ("participant_name", "participant_email", "start", "duration_minutes", "tz")}
+    try:
+        duration = int(values["duration_minutes"])
+    except ValueError:
+        duration = None
+    try:
+        if duration is None:
+            raise FormProblem("Enter the duration in minutes, e.g. 60.")
+        body = {"participant_name": values["participant_name"],
+                "participant_email": values["participant_email"],
+                "start_time": start_time(values["start"], values["tz"]),
+                "duration_minutes": duration}
+        key = str(form.get("idempotency_key") or "")[:100] or secrets.token_urlsafe(16)
+        booking = await Backend(request, current).post(
+            f"/sessions/{session_id}/bookings", json=body, headers={"Idempotency-Key": key})
+    except FormProblem as problem:
+        return await _agenda_page(request, current, session_id, form=values, error=str(problem),
+                                  status=400)
+    except ApiFailed as failed:
+        if failed.status == 404:
+            return not_found_page(current, "Session")
+        message = failed.message
+        if failed.code == "idempotency_key_reused":
+            # The same form page was sent again with other values (back button, edit, resend).
+            message = ("This form was already used for another booking, so nothing was booked. "
+                       "Check the details below and send them again.")
+        return await _agenda_page(request, current, session_id, form=values, error=message,
+                                  status=failed.status)
+    await sessions.flash(request.app["ctx"], current, "notice",
+                         f"Booked {booking['participant_name']}. The Zoom meeting shows below as "
+                         "soon as Zoom has created it.")
+    return see_other(f"/sessions/{session_id}#booking-{booking['id']}")
+
+
+@routes.get("/bookings/{booking}/card")
+@documented("A booking's card on the agenda (HTML fragment, polled until the meeting exists)",
+            auth="session", content_type="text/html", errors=(401, 404))
+@guarded
+async def get_booking_card(request: web.Request) -> web.Response:
+    current = await signed_in(request, for_script=True)
+    try:
+        booking = await Backend(request, current).get(f"/bookings/{request.match_info['booking']}")
+    except ApiFailed as failed:
+        if failed.status == 404:
+            return not_found_page(current, "Booking")
+        raise
+    return html("_booking_card.html", b=booking, csrf=current.csrf)
+
+
+@routes.post("/bookings/{booking}/start")
+@documented("Start the meeting as its host: fetches a fresh start URL from Zoom and redirects "
+            "to it (never stored)", auth="session", status=303, content_type="text/html",
+            errors=(403, 404))
+@guarded
+async def post_start_meeting(request: web.Request) -> web.Response:
+    current = await signed_in(request)
+    await posted_form(request, current)
+    backend = Backend(request, current)
+    booking_id = request.match_info["booking"]
+    try:
+        booking = await backend.get(f"/bookings/{booking_id}")
+    except ApiFailed as failed:
+        if failed.status == 404:
+            return not_found_page(current, "Booking")
+        raise
+    try:
+        start = await backend.get(f"/bookings/{booking_id}/start-url")
+    except ApiFailed as failed:
+        await sessions.flash(request.app["ctx"], current, "error", failed.message)
+        return see_other(f"/sessions/{booking['session_id']}#booking-{booking_id}")
+    # A host credential: the redirect itself must not be cached or leak as a Referer.
+    response = see_other(start["start_url"])
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

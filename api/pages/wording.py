@@ -1,0 +1,124 @@
+"""What the pages say about statuses and reason codes, in words a researcher can act on.
+
+The API carries codes (`expired`, `refresh_failed`, `not_connected`); people need a sentence and
+a next step. Unknown codes are shown as they are rather than hidden, so a new reason is never
+silently dropped from the page.
+"""
+
+from __future__ import annotations
+
+CONNECTION_STATUS = {
+    "active": "Active",
+    "expired": "Expired",
+    "revoked": "Revoked",
+    "disconnected": "Disconnected",
+    "not_connected": "Not connected",
+}
+
+# Why a connection stopped working (zoom_connections.status_reason).
+CONNECTION_REASONS = {
+    "refresh_failed": "Zoom stopped accepting Converge's access to this Zoom user when Converge "
+                      "renewed it (for example after a password change, or the app was "
+                      "re-authorized elsewhere).",
+    "refresh_response_lost": "Zoom renewed the access but its answer never reached Converge, so "
+                             "the renewed access was lost.",
+    "zoom_user_connected_elsewhere": "This Zoom user was connected to another Converge "
+                                     "organization, and Zoom keeps only the latest authorization.",
+    "zoom_user_not_found": "The connected Zoom user no longer exists in Zoom (deleted, or moved "
+                           "out of the Zoom account).",
+    "app_deauthorized": "The Converge app was removed from this Zoom account in Zoom's App "
+                        "Marketplace.",
+}
+
+# Why a meeting is hosted on Converge's account (meetings.fallback_reason).
+FALLBACK_REASONS = {
+    "not_connected": "your organization has not connected a Zoom account",
+    "disconnected": "your organization disconnected its Zoom account",
+    "expired": "your organization's Zoom connection has expired",
+    "revoked": "the Converge app was removed from your organization's Zoom account",
+    "refresh_failed": "Zoom refused to renew your organization's Zoom connection",
+    "refresh_response_lost": "your organization's Zoom connection was lost while being renewed",
+    "zoom_user_not_found": "your connected Zoom user no longer exists in Zoom",
+}
+
+BOOKING_STATUS = {
+    "scheduling": "Creating the Zoom meeting…",
+    "scheduled": "Scheduled",
+    "ended": "Interview ended",
+    "processing_recording": "Processing the recording",
+    "completed": "Recording ready",
+    "no_recording": "No recording",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+}
+
+FILE_TYPES = {
+    "MP4": "Video",
+    "M4A": "Audio",
+    "TRANSCRIPT": "Transcript",
+    "CHAT": "Chat",
+    "CC": "Closed captions",
+    "TIMELINE": "Timeline",
+}
+
+# Why a recording file was not stored (recording_files.status_reason).
+FILE_FAILURES = {
+    "recording_file_gone": "Zoom no longer has this file (it was deleted in Zoom before Converge "
+                           "could copy it)",
+    "size_mismatch": "the copy Zoom sent was not the size Zoom announced, so it was not kept",
+    "zoom_html_page": "Zoom sent a web page instead of the file, even with fresh permission",
+    "zoom_refused_download_token": "Zoom refused Converge's permission to download it",
+    "host_token_unavailable": "Converge could not get access to the host's Zoom account (was Zoom "
+                              "disconnected?)",
+    "zoom_connection_lost": "the host's Zoom connection stopped working during the download",
+    "zoom_unavailable": "Zoom did not answer, however often Converge tried",
+    "download_failed": "the download did not finish, however often Converge tried",
+}
+
+PROCESSING_NOTE = ("Processing — recordings usually appear 5–30 minutes after the call, "
+                   "depending on its length.")
+
+
+def connection_status(code: str) -> str:
+    return CONNECTION_STATUS.get(code, code)
+
+
+def connection_reason(code: str | None) -> str | None:
+    return None if code is None else CONNECTION_REASONS.get(code, f"Reason: {code}.")
+
+
+def fallback_reason(code: str | None) -> str:
+    return FALLBACK_REASONS.get(code or "", code or "no reason was recorded")
+
+
+def booking_status(code: str) -> str:
+    return BOOKING_STATUS.get(code, code)
+
+
+def file_type(code: str) -> str:
+    return FILE_TYPES.get(code, code.title())
+
+
+def file_failure(code: str | None) -> str:
+    return "" if not code else FILE_FAILURES.get(code, code)
+
+
+def size(n: int | None) -> str:
+    if n is None:
+        return ""
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+FILTERS = {
+    "connection_status": connection_status,
+    "connection_reason": connection_reason,
+    "fallback_reason": fallback_reason,
+    "booking_status": booking_status,
+    "file_type": file_type,
+    "file_failure": file_failure,
+    "size": size,
+}

@@ -1,0 +1,104 @@
+"""Manage IDI's side panel after a real call: processing first, then the recording plays in the
+browser (through the cookie-checked media route, with Range), the audio is there and the
+transcript reads as text. The meeting is driven through the emulator's control API, and its
+webhooks, downloads and files go through the recordings work (api/webhooks.py, the booking
+workflow's post-call steps)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from api.pages.manage import stored_path
+from models import RecordingFile
+from tests.pages.media import TRANSCRIPT_VTT, playable_video
+from tests.pages.test_walkthrough import book, create_session, expect, shot, sign_in
+
+
+def recordings_built() -> bool:
+    """The transcript and content routes exist once the recordings work has landed."""
+    from api.app import ROUTE_MODULES
+
+    paths = {route.path for module in ROUTE_MODULES for route in module.routes
+             if hasattr(route, "path")}
+    return any(p.endswith("/transcript") for p in paths) and \
+        any(p.endswith("/recordings/{recording}/content") for p in paths)
+
+
+async def connect_zoom(page, name: str, email: str) -> None:
+    await page.goto("/settings/integrations")
+    await page.click("#connect-zoom")
+    await page.select_option("select[name=user]", label=f"{name} <{email}>")
+    await page.click("button:has-text('Allow')")
+    await expect(page.locator("#zoom-status")).to_have_text("Active")
+
+
+async def stored_files(services, booking_id: str) -> dict[str, Path]:
+    async with services.db.session() as s:
+        rows = (await s.exec(select(RecordingFile).where(RecordingFile.booking_id == booking_id))).all()
+    return {r.file_type: stored_path(services.settings, r) for r in rows if r.status == "stored"}
+
+
+@pytest.mark.skipif(not recordings_built(), reason="recordings not built yet")
+async def test_the_panel_plays_the_recording_and_shows_the_transcript(browser_page, web_stack):
+    page = browser_page
+    control = web_stack.emulator.control
+    _, key = await web_stack.new_org("Harbor Insights")
+    email = await web_stack.zoom_user("Morgan", "Lee")
+    await sign_in(page, key)
+    await connect_zoom(page, "Morgan Lee", email)
+    session_id = await create_session(page, "Checkout interviews")
+    card = await book(page, "Riley Chen", "riley@example.com", duration=30)
+    booking_id = (await card.get_attribute("id")).removeprefix("booking-")
+    meeting_id = int((await card.locator(".meeting-id").inner_text()).strip())
+
+    # The call happens; Zoom is still processing the recording.
+    await control.start_meeting(meeting_id)
+    await control.end_meeting(meeting_id, wait=True)
+    await page.goto(f"/sessions/{session_id}/manage")
+    await page.click("button.participant:has-text('Riley Chen')")
+    panel = page.locator("#panel")
+    while not await panel.locator("#processing").count():
+        await page.click("[data-panel-refresh]")
+        await expect(panel.locator("h2")).to_have_text("Riley Chen")
+    await expect(panel.locator("#processing")).to_have_text(
+        "Processing — recordings usually appear 5–30 minutes after the call, depending on its length.")
+    await shot(page, "manage-idi-processing")
+
+    # Zoom finishes the recording, then the transcript; the service downloads them.
+    await control.complete_recording(meeting_id, ["MP4", "M4A"], wait=True)
+    await control.complete_transcript(meeting_id, wait=True)
+    while True:
+        files = await stored_files(web_stack.services, booking_id)
+        if {"MP4", "M4A", "TRANSCRIPT"} <= files.keys():
+            break
+        await page.wait_for_timeout(200)
+    files["MP4"].write_bytes(await playable_video(page.context))
+    files["TRANSCRIPT"].write_text(TRANSCRIPT_VTT)
+
+    badge = panel.locator("[data-panel-badge]")
+    while True:  # the booking completes a moment after its last file is stored
+        await page.click("[data-panel-refresh]")
+        await expect(panel.locator("h2")).to_have_text("Riley Chen")
+        if await badge.inner_text() == "Recording ready":
+            break
+    video = panel.locator("video")
+    await expect(video).to_have_count(1)
+    await expect(panel.locator("audio")).to_have_count(1)
+    await expect(panel.locator("#processing")).to_have_count(0)
+    await video.evaluate("v => { v.muted = true; return v.play(); }")
+    await page.wait_for_function(
+        "() => { const v = document.querySelector('#panel video'); return v.currentTime > 0.5; }")
+    assert await video.evaluate("v => v.readyState") >= 2
+    src = await video.get_attribute("src")
+    ranged = await page.request.get(src, headers={"Range": "bytes=0-9"})
+    assert ranged.status == 206 and len(await ranged.body()) == 10
+    transcript = panel.locator("#transcript")
+    await expect(transcript).to_contain_text("Thanks for joining today, Riley.")
+    await expect(transcript).to_contain_text("I mostly compare prices on my phone.")
+    # The participant list shows what the panel found (it was rendered before the call).
+    await expect(page.locator("#participants .badge")).to_have_text("Recording ready")
+    await transcript.scroll_into_view_if_needed()
+    await shot(page, "manage-idi-recording")
