@@ -19,7 +19,6 @@ from api.pages.backend import ApiFailed, SignedOut
 from api.pages.render import html, see_other
 from api.pages.session import CSRF_FIELD, PageSession
 
-
 log = logging.getLogger("api.pages")
 
 
@@ -31,7 +30,9 @@ class Stop(Exception):
 
 
 def _signin_redirect(request: web.Request) -> web.Response:
-    response = see_other(f"/signin?next={quote(request.path_qs, safe='')}")
+    # Back to the same page after signing in; a form's POST target cannot be returned to.
+    back = request.path_qs if request.method == "GET" else "/sessions"
+    response = see_other(f"/signin?next={quote(back, safe='')}")
     sessions.clear_session_cookie(response, request.app["ctx"].settings)
     return response
 

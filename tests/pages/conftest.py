@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -22,34 +21,12 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from page_helpers import new_org_key
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1280, "height": 800}
-
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_of(page_html: str) -> str:
-    match = _CSRF.search(page_html)
-    assert match, "no csrf_token field on the page"
-    return match.group(1)
-
-
-async def new_org_key(services, name: str = "Acme Research") -> tuple[str, str]:
-    from api.orgs import create_org
-
-    created = await create_org(services, name)
-    return created.id, created.api_key
-
-
-async def sign_in(client: httpx.AsyncClient, key: str) -> httpx.Response:
-    """Sign in as a browser would: GET the form (token + cookie), POST it back."""
-    form = await client.get("/signin")
-    assert form.status_code == 200
-    return await client.post("/signin", data={"api_key": key, "csrf_token": csrf_of(form.text),
-                                              "next": "/sessions"})
-
 
 @pytest_asyncio.fixture
 async def page_client(api):

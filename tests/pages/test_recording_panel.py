@@ -8,31 +8,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlmodel import select
 
 from api.pages.manage import stored_path
 from models import RecordingFile
-from tests.pages.media import TRANSCRIPT_VTT, playable_video
-from tests.pages.test_walkthrough import book, create_session, expect, shot, sign_in
-
-
-def recordings_built() -> bool:
-    """The transcript and content routes exist once the recordings work has landed."""
-    from api.app import ROUTE_MODULES
-
-    paths = {route.path for module in ROUTE_MODULES for route in module.routes
-             if hasattr(route, "path")}
-    return any(p.endswith("/transcript") for p in paths) and \
-        any(p.endswith("/recordings/{recording}/content") for p in paths)
-
-
-async def connect_zoom(page, name: str, email: str) -> None:
-    await page.goto("/settings/integrations")
-    await page.click("#connect-zoom")
-    await page.select_option("select[name=user]", label=f"{name} <{email}>")
-    await page.click("button:has-text('Allow')")
-    await expect(page.locator("#zoom-status")).to_have_text("Active")
+from page_helpers import (
+    TRANSCRIPT_VTT,
+    book,
+    connect_zoom,
+    create_session,
+    expect,
+    open_panel,
+    playable_video,
+    shot,
+    sign_in,
+)
 
 
 async def stored_files(services, booking_id: str) -> dict[str, Path]:
@@ -41,7 +31,6 @@ async def stored_files(services, booking_id: str) -> dict[str, Path]:
     return {r.file_type: stored_path(services.settings, r) for r in rows if r.status == "stored"}
 
 
-@pytest.mark.skipif(not recordings_built(), reason="recordings not built yet")
 async def test_the_panel_plays_the_recording_and_shows_the_transcript(browser_page, web_stack):
     page = browser_page
     control = web_stack.emulator.control
@@ -58,11 +47,10 @@ async def test_the_panel_plays_the_recording_and_shows_the_transcript(browser_pa
     await control.start_meeting(meeting_id)
     await control.end_meeting(meeting_id, wait=True)
     await page.goto(f"/sessions/{session_id}/manage")
-    await page.click("button.participant:has-text('Riley Chen')")
+    await open_panel(page, "button.participant:has-text('Riley Chen')")
     panel = page.locator("#panel")
     while not await panel.locator("#processing").count():
-        await page.click("[data-panel-refresh]")
-        await expect(panel.locator("h2")).to_have_text("Riley Chen")
+        await open_panel(page)
     await expect(panel.locator("#processing")).to_have_text(
         "Processing — recordings usually appear 5–30 minutes after the call, depending on its length.")
     await shot(page, "manage-idi-processing")
@@ -80,8 +68,7 @@ async def test_the_panel_plays_the_recording_and_shows_the_transcript(browser_pa
 
     badge = panel.locator("[data-panel-badge]")
     while True:  # the booking completes a moment after its last file is stored
-        await page.click("[data-panel-refresh]")
-        await expect(panel.locator("h2")).to_have_text("Riley Chen")
+        await open_panel(page)
         if await badge.inner_text() == "Recording ready":
             break
     video = panel.locator("video")
@@ -102,3 +89,16 @@ async def test_the_panel_plays_the_recording_and_shows_the_transcript(browser_pa
     await expect(page.locator("#participants .badge")).to_have_text("Recording ready")
     await transcript.scroll_into_view_if_needed()
     await shot(page, "manage-idi-recording")
+
+    # Disconnecting Zoom deletes none of it.
+    await page.goto("/settings/integrations")
+    await page.click("#disconnect-zoom")
+    await page.click("#confirm-disconnect")
+    await expect(page.locator("#zoom-status")).to_have_text("Disconnected")
+    await page.goto(f"/sessions/{session_id}/manage")
+    await open_panel(page, "button.participant:has-text('Riley Chen')")
+    await expect(panel.locator("video")).to_have_count(1)
+    await expect(panel.locator("audio")).to_have_count(1)
+    await expect(panel.locator("#transcript")).to_contain_text("Thanks for joining today, Riley.")
+    kept = await page.request.get(src, headers={"Range": "bytes=0-9"})
+    assert kept.status == 206

@@ -7,7 +7,7 @@ import time
 import httpx
 
 from api.pages import session as sessions
-from tests.pages.conftest import csrf_of, new_org_key, sign_in
+from page_helpers import csrf_of, http_sign_in as sign_in, new_org_key
 
 
 def _set_cookie(response: httpx.Response, name: str) -> str:

@@ -5,57 +5,15 @@ lands on Converge's account with that reason → Connect Zoom through the emulat
 Active with the Zoom user's name and email → a second booking lands on the org's Zoom with its
 host's name → Manage IDI opens the participant's panel → Disconnect (with its confirmation) →
 the sessions, bookings and meetings are all still there. Screenshots of each page go to
-docs/screenshots/ (viewport 1280x800).
+docs/screenshots/ (viewport 1280x800) when UPDATE_SCREENSHOTS=1.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from sqlmodel import select
 
-import pytest
-
-expect = pytest.importorskip("playwright.async_api", reason="Playwright is not installed").expect
-
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "docs" / "screenshots"
-
-
-async def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SHOTS / f"{name}.png"))
-
-
-async def sign_in(page, key: str, start: str = "/sessions") -> None:
-    await page.goto(start)
-    assert "/signin" in page.url
-    await page.fill("input[name=api_key]", key)
-    await page.click("button:has-text('Sign in')")
-    await expect(page.locator("header .org")).to_be_visible()
-
-
-async def create_session(page, title: str) -> str:
-    await page.goto("/sessions")
-    create = page.locator("#create-session")
-    if await create.get_attribute("open") is None:
-        await page.click("#create-session summary")
-    await page.fill("input[name=title]", title)
-    await page.check("input[name=kind][value=idi]")
-    await page.check("input[name=meeting_provider][value=zoom_app]")
-    await page.click("#create-session button:has-text('Create Session')")
-    await expect(page.locator("#session-title")).to_have_text(title)
-    return page.url.rsplit("/", 1)[1]
-
-
-async def book(page, name: str, email: str, duration: int = 45):
-    """Schedule interviewees → a manual booking; returns the booking's card once its meeting shows."""
-    await page.click("#schedule summary")
-    await page.fill("input[name=participant_name]", name)
-    await page.fill("input[name=participant_email]", email)
-    await page.fill("input[name=duration_minutes]", str(duration))
-    await page.click("#booking-form button:has-text('Add booking')")
-    card = page.locator("article.booking", has_text=name)
-    await expect(card.locator(".join-url")).to_be_visible()
-    return card
+from models import ZoomConnection
+from page_helpers import book, connect_zoom, create_session, expect, open_panel, shot, sign_in
 
 
 async def test_walk_through_connect_book_manage_disconnect(browser_page, web_stack):
@@ -123,7 +81,7 @@ async def test_walk_through_connect_book_manage_disconnect(browser_page, web_sta
 
     # Manage IDI: the participant's panel; no call yet, so it says so.
     await page.click("#manage-idi")
-    await page.click("button.participant:has-text('Riley Chen')")
+    await open_panel(page, "button.participant:has-text('Riley Chen')")
     panel = page.locator("#panel")
     await expect(panel.locator("h2")).to_have_text("Riley Chen")
     await expect(panel.locator("#not-held")).to_contain_text("has not taken place yet")
@@ -152,6 +110,9 @@ async def test_walk_through_connect_book_manage_disconnect(browser_page, web_sta
     await expect(page.locator("article.booking", has_text="Pat Doe").locator(".join-url")).to_be_visible()
     await page.goto(f"/sessions/{session_id}/manage")
     await expect(page.locator("button.participant")).to_have_count(2)
+    await page.goto("/sessions")
+    await expect(page.locator("#session-list")).to_contain_text("Pricing study")
+    await shot(page, "sessions")
 
 
 async def test_a_basic_host_is_warned_at_connect_time(browser_page, web_stack):
@@ -159,11 +120,7 @@ async def test_a_basic_host_is_warned_at_connect_time(browser_page, web_stack):
     _, key = await web_stack.new_org("Basil's Lab")
     email = await web_stack.zoom_user("Basil", "Free", type=1)
     await sign_in(page, key)
-    await page.goto("/settings/integrations")
-    await page.click("#connect-zoom")
-    await page.select_option("select[name=user]", label=f"Basil Free <{email}>")
-    await page.click("button:has-text('Allow')")
-    await expect(page.locator("#zoom-status")).to_have_text("Active")
+    await connect_zoom(page, "Basil Free", email)
     warning = page.locator("#zoom-warnings li[data-code=basic_host]")
     await expect(warning).to_contain_text("cannot record to the cloud")
     await expect(warning).to_contain_text("reconnect Zoom")
@@ -175,16 +132,7 @@ async def test_an_expired_connection_says_why_and_offers_reconnect(browser_page,
     org_id, key = await web_stack.new_org("Expiring Org")
     email = await web_stack.zoom_user("Sam", "Stale")
     await sign_in(page, key)
-    await page.goto("/settings/integrations")
-    await page.click("#connect-zoom")
-    await page.select_option("select[name=user]", label=f"Sam Stale <{email}>")
-    await page.click("button:has-text('Allow')")
-    await expect(page.locator("#zoom-status")).to_have_text("Active")
-
-    from sqlmodel import select
-
-    from models import ZoomConnection
-
+    await connect_zoom(page, "Sam Stale", email)
     async with web_stack.services.db.session() as s:
         row = (await s.exec(select(ZoomConnection).where(ZoomConnection.org_id == org_id))).one()
     await web_stack.services.tokens.mark_expired(row.id, "refresh_failed")
@@ -206,7 +154,7 @@ async def test_the_meeting_appears_on_the_agenda_without_a_reload(browser_page, 
     await sign_in(page, key)
     await create_session(page, "Patience study")
     await web_stack.emulator.control.add_fault(
-        "/v2/users/*/meetings", method="POST", action="delay", latency_ms=5000, count=1)
+        "/v2/users/*/meetings", method="POST", action="delay", latency_ms=4000, count=1)
     await page.click("#schedule summary")
     await page.fill("input[name=participant_name]", "Jo Wait")
     await page.fill("input[name=participant_email]", "jo@example.com")
@@ -226,11 +174,7 @@ async def test_a_revoked_connection_says_the_app_was_removed(browser_page, web_s
     _, key = await web_stack.new_org("Revoking Org")
     email = await web_stack.zoom_user("Rae", "Removed")
     await sign_in(page, key)
-    await page.goto("/settings/integrations")
-    await page.click("#connect-zoom")
-    await page.select_option("select[name=user]", label=f"Rae Removed <{email}>")
-    await page.click("button:has-text('Allow')")
-    await expect(page.locator("#zoom-status")).to_have_text("Active")
+    await connect_zoom(page, "Rae Removed", email)
     await web_stack.emulator.control.deauthorize(email, wait=True)
     await page.goto("/settings/integrations")
     await expect(page.locator("#zoom-status")).to_have_text("Revoked")

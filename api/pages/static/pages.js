@@ -75,11 +75,13 @@
   function panel() {
     var aside = document.getElementById("panel");
     if (!aside) return;
-    var current = null, timer = null;
+    var current = null, timer = null, loads = 0;
 
     function close() {
       clearTimeout(timer);
       current = null;
+      loads++;
+      aside.removeAttribute("aria-busy");
       aside.querySelectorAll("video, audio").forEach(function (m) { m.pause(); });
       aside.innerHTML = "";
       aside.hidden = true;
@@ -99,10 +101,11 @@
     function load(url) {
       clearTimeout(timer);
       current = url;
+      var mine = ++loads;  // only the newest answer is shown (clicks may overlap)
       aside.hidden = false;
       aside.setAttribute("aria-busy", "true");
       fetchHtml(url).then(function (text) {
-        if (current !== url) return;
+        if (mine !== loads) return;
         aside.querySelectorAll("video, audio").forEach(function (m) { m.pause(); });
         aside.innerHTML = "";
         aside.appendChild(fragment(text));
@@ -113,6 +116,7 @@
           timer = setTimeout(function () { if (current === url) load(url); }, 30000);
         }
       }).catch(function (err) {
+        if (mine !== loads) return;
         aside.removeAttribute("aria-busy");
         aside.textContent = "The panel could not be loaded (" + err.message + "). Try again.";
       });
