@@ -9,6 +9,7 @@ import sys
 from aiohttp import web
 
 from api.app import create_app
+from api.webhooks import inbox_sweeper
 from services import Services
 from settings import ConfigError, load_settings
 
@@ -18,7 +19,10 @@ async def main() -> None:
     settings = load_settings()
     services = Services.from_settings(settings)
     await services.verify_database()
-    runner = web.AppRunner(create_app(services), access_log=None)
+    app = create_app(services)
+    # Webhook events Temporal could not take when they came are delivered from here.
+    app.cleanup_ctx.append(inbox_sweeper)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "0.0.0.0", settings.port)
     await site.start()

@@ -33,7 +33,8 @@ class RecordingOut(BaseModel):
     file_extension: str
     size_bytes: int | None
     sha256: str | None
-    status: str
+    status: str = Field(description="pending, downloading, stored or failed")
+    status_reason: str | None = Field(None, description="Why a failed file is not stored (size_mismatch, …)")
 
 
 class BookingOut(BaseModel):
@@ -96,7 +97,8 @@ def booking_out(booking: Booking, meeting: Meeting | None, files: list[Recording
         ),
         recordings=[
             RecordingOut(id=f.id, file_type=f.file_type, file_extension=f.file_extension,
-                         size_bytes=f.size_bytes, sha256=f.sha256, status=f.status)
+                         size_bytes=f.size_bytes, sha256=f.sha256, status=f.status,
+                         status_reason=f.status_reason)
             for f in files
         ],
         created_at=_utc(booking.created_at),

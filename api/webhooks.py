@@ -1,23 +1,47 @@
-"""Zoom webhook intake: the signature first, then one handler per event type.
+"""Zoom webhook intake: the signature first, then the inbox, then the booking's workflow.
 
-Only a valid signature over the raw body gets past the first line, checked against the current and
-the previous secret so a secret rotation loses nothing. The URL-validation challenge is answered
-with the secret that verified it. Each event type has one entry in HANDLERS; types without one are
-acknowledged and ignored (Zoom retries anything that is not a 2xx).
+The order of checks is the order of trust:
+1. Size (the app's body limit, 413) and signature: `x-zm-signature` over the raw body bytes with a
+   constant-time compare, against the current and the previous secret so a secret rotation loses
+   nothing. No valid signature: 401 and nothing is stored or changed.
+2. Timestamp window: `x-zm-request-timestamp` may be up to 90 minutes old and 5 minutes ahead.
+   Zoom retries an unanswered event after 5, 20 and 60 minutes (about 85 minutes in all, zoom-facts
+   §6) and whether a retry is re-signed with a new timestamp is not known, so the window must
+   cover the whole retry horizon or a retry of a slow first delivery would be refused. A replay
+   inside the window is harmless: the inbox stores each event once (dedupe key) and a workflow
+   ignores an event id it has.
+3. The body: a declared non-JSON content type is 415, a body that is not a JSON object 400, an
+   event type Zoom does not have 422, a known type in the wrong shape 400; none of them stored.
+   The URL-validation challenge is answered with the secret that verified it.
+4. The inbox (webhook_inbox.py): stored before the 2xx, then routed by the stored meeting ->
+   booking mapping as the `zoom_event` signal (ids only), with a 1 s bound so Temporal's state never
+   holds up Zoom's 3 s budget. What could not be delivered stays `pending` for the sweeper, which
+   runs in the API process (`inbox_sweeper`, started by `python -m api`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
 from api.errors import ApiError
 from api.openapi import documented
+from webhook_inbox import (
+    PENDING,
+    InboxSweeper,
+    deliver,
+    process_deauthorization,
+    store,
+)
 from zoom.webhooks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    URL_VALIDATION_EVENT,
     AppDeauthorized,
     UrlValidation,
     WebhookPayloadError,
@@ -25,22 +49,45 @@ from zoom.webhooks import (
     url_validation_response,
     verify_signature,
 )
-from zoom_disconnect import handle_app_deauthorized
 
 routes = web.RouteTableDef()
 
 # Zoom retries for about 85 minutes, possibly with the original timestamp (zoom-facts §6).
 MAX_AGE_SECONDS = 90 * 60
 
-
-async def _app_deauthorized(services, event: AppDeauthorized) -> dict[str, Any]:
-    revoked = await handle_app_deauthorized(services, event.payload)
-    return {"status": "processed", "connections_revoked": revoked}
-
-
-HANDLERS: dict[type, Callable[[Any, Any], Awaitable[dict[str, Any]]]] = {
-    AppDeauthorized: _app_deauthorized,
-}
+# What this service acts on; everything else Zoom may send is acknowledged and kept as `ignored`.
+HANDLED_EVENTS = ("meeting.started", "meeting.ended", "recording.completed",
+                  "recording.transcript_completed", "app_deauthorized")
+# Zoom's other Meetings-API events (developers.zoom.us webhook reference): real Zoom events that an
+# app subscription may deliver, so they get a 200, not an error Zoom would retry. A type outside
+# both lists is not a Zoom event at all.
+IGNORED_EVENTS = frozenset({
+    "meeting.created", "meeting.updated", "meeting.deleted", "meeting.recovered",
+    "meeting.permanently_deleted", "meeting.alert", "meeting.risk_alert",
+    "meeting.registration_created", "meeting.registration_approved",
+    "meeting.registration_cancelled", "meeting.registration_denied",
+    "meeting.sharing_started", "meeting.sharing_ended",
+    "meeting.participant_joined", "meeting.participant_left",
+    "meeting.participant_jbh_waiting", "meeting.participant_jbh_joined",
+    "meeting.participant_joined_waiting_room", "meeting.participant_left_waiting_room",
+    "meeting.participant_admitted", "meeting.participant_put_in_waiting_room",
+    "meeting.participant_joined_breakout_room", "meeting.participant_left_breakout_room",
+    "meeting.participant_role_changed", "meeting.participant_feedback",
+    "meeting.chat_message_sent", "meeting.chat_message_file_sent",
+    "meeting.live_streaming_started", "meeting.live_streaming_stopped",
+    "meeting.summary_completed", "meeting.summary_updated", "meeting.summary_deleted",
+    "meeting.summary_trashed", "meeting.summary_recovered",
+    "recording.started", "recording.paused", "recording.resumed", "recording.stopped",
+    "recording.renamed", "recording.trashed", "recording.deleted", "recording.recovered",
+    "recording.batch_trashed", "recording.batch_deleted", "recording.batch_recovered",
+    "recording.archive_files_completed", "recording.cloud_storage_usage_updated",
+    "recording.registration_created", "recording.registration_approved",
+    "recording.registration_denied",
+    "user.created", "user.updated", "user.deleted", "user.activated", "user.deactivated",
+    "user.disassociated", "user.settings_updated", "user.signed_in", "user.signed_out",
+    "user.presence_status_updated",
+})
+KNOWN_EVENTS = frozenset({URL_VALIDATION_EVENT, *HANDLED_EVENTS, *IGNORED_EVENTS})
 
 
 def _verifying_secret(secrets: list[str], request: web.Request, raw: bytes) -> str | None:
@@ -53,9 +100,29 @@ def _verifying_secret(secrets: list[str], request: web.Request, raw: bytes) -> s
     return None
 
 
+def _json_object(request: web.Request, raw: bytes) -> dict[str, Any]:
+    # Zoom sends application/json; a missing header is tolerated, a declared other type is not.
+    if "Content-Type" in request.headers and request.content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type",
+                       "Zoom webhooks are JSON; send them with Content-Type: application/json.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_payload", "webhook body is not JSON") from None
+    if not isinstance(body, dict) or not isinstance(body.get("event"), str):
+        raise ApiError(400, "invalid_payload", "webhook body has no 'event' string")
+    event_type = body["event"]
+    if event_type not in KNOWN_EVENTS:
+        raise ApiError(422, "unknown_event_type",
+                       f"'{event_type[:100]}' is not a Zoom event this endpoint knows. It acts on "
+                       f"{', '.join(HANDLED_EVENTS)}; remove other events from the app's subscriptions.")
+    return body
+
+
 @routes.post("/v1/zoom/webhooks")
-@documented("Zoom events, authenticated by the x-zm-signature header only",
-            auth="zoom_signature", errors=(400, 401))
+@documented("Zoom events, authenticated by the x-zm-signature header only: stored in the inbox "
+            "(once per event), then routed to the booking of the meeting",
+            auth="zoom_signature", errors=(400, 401, 413, 415, 422))
 async def post_zoom_webhook(request: web.Request) -> web.Response:
     services = request.app["ctx"]
     raw = await request.read()
@@ -64,13 +131,33 @@ async def post_zoom_webhook(request: web.Request) -> web.Response:
         raise ApiError(401, "invalid_signature",
                        "The x-zm-signature header is missing, stale or does not match the body; "
                        "check the app's webhook secret token.")
+    body = _json_object(request, raw)
     try:
-        event = parse_event(raw)
+        event = parse_event(body)
     except WebhookPayloadError as exc:
         raise ApiError(400, "invalid_payload", str(exc)) from None
     if isinstance(event, UrlValidation):
         return web.json_response(url_validation_response(secret, event.payload.plain_token))
-    handler = HANDLERS.get(type(event))
-    if handler is None:
+
+    stored = await store(services, event, body)
+    if isinstance(event, AppDeauthorized):
+        revoked = await process_deauthorization(services, stored.id, event)
+        return web.json_response({"status": "processed", "connections_revoked": revoked})
+    if event.event in IGNORED_EVENTS:
         return web.json_response({"status": "ignored"})
-    return web.json_response(await handler(services, event))
+    if not stored.new:
+        return web.json_response({"status": "duplicate", "event_id": stored.id,
+                                  "route_status": stored.route_status})
+    route_status = stored.route_status
+    if route_status == PENDING and stored.signal is not None:
+        route_status = await deliver(services, stored.id, stored.booking_id, stored.signal)
+    return web.json_response({"status": "stored", "event_id": stored.id, "route_status": route_status})
+
+
+async def inbox_sweeper(app: web.Application):
+    """aiohttp cleanup context: the inbox sweeper runs beside the API for the app's lifetime."""
+    task = asyncio.create_task(InboxSweeper(app["ctx"]).run(), name="inbox-sweeper")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

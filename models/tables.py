@@ -142,6 +142,8 @@ class RecordingFile(SQLModel, table=True):
     status: str = "pending"  # pending, downloading, stored, failed
     status_reason: str | None = None
     storage_path: str | None = None
+    # Where Zoom serves the file (not a credential: it needs a bearer token). Migration 0003.
+    download_url: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
@@ -150,6 +152,7 @@ class WebhookEvent(SQLModel, table=True):
     """The inbox: every valid Zoom event, stored before it is acknowledged."""
 
     __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_due", "route_status", "next_attempt_at"),)
 
     id: str = Field(default_factory=new_id, primary_key=True)
     dedupe_key: str = Field(unique=True)
@@ -159,11 +162,14 @@ class WebhookEvent(SQLModel, table=True):
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     download_token_enc: str | None = Field(default=None, sa_column=Column(Text))
     booking_id: str | None = Field(default=None, index=True)
-    route_status: str = "pending"  # pending, routed, unrouted, failed
+    # pending, routed, closed (its workflow had finished), unrouted, processed, ignored
+    route_status: str = "pending"
     attempts: int = 0
     last_error: str | None = None
     received_at: datetime = _created()
     routed_at: datetime | None = _ts()
+    # When the sweeper may try a pending event again (backoff). Migration 0003.
+    next_attempt_at: datetime | None = _ts()
 
 
 class HostReservation(SQLModel, table=True):

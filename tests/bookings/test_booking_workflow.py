@@ -7,6 +7,7 @@ workflow decided and in what order; days of waiting take milliseconds.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -16,14 +17,15 @@ from temporalio import activity
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from devstack import SEARCH_ATTRIBUTES, binary
+from tests.recordings.fakes import FakeZoomFiles, ref
 from workflows.booking import BOOKING_STATUS, HOST_KIND, ZOOM_MEETING_ID, IdiBookingWorkflow
 from workflows.types import (
     MEETING_NOT_HELD_AFTER,
@@ -62,6 +64,13 @@ class FakeZoom:
         self.create_errors: list[Exception] = []
         self.reschedule_errors: list[Exception] = []
         self.org_reason: str | None = None  # None: the org host works
+        self.create_hangs = False  # the create waits on Zoom (heartbeating) until cancelled
+        self.create_started = asyncio.Event()
+        self.create_cancelled = False
+        self.status_fails = False  # the database refuses every status write
+        # The recording steps after the meeting (tests/recordings): Zoom holds no recording
+        # unless a test puts files in `files.at_zoom`.
+        self.files = FakeZoomFiles()
 
     @activity.defn(name="resolve_booking_host")
     async def resolve_booking_host(self, inp: ResolveHostInput) -> BookingHost:
@@ -72,6 +81,15 @@ class FakeZoom:
     @activity.defn(name="create_booking_meeting")
     async def create_booking_meeting(self, inp: CreateMeetingInput) -> MeetingRef:
         self.creates.append(inp)
+        self.create_started.set()
+        if self.create_hangs:
+            try:
+                while True:
+                    activity.heartbeat()
+                    await asyncio.sleep(0.05)
+            except asyncio.CancelledError:
+                self.create_cancelled = True
+                raise
         if self.create_errors:
             raise self.create_errors.pop(0)
         return MeetingRef(booking_id=inp.booking_id, zoom_meeting_id="81234567890", host_kind=inp.host.kind)
@@ -89,11 +107,13 @@ class FakeZoom:
 
     @activity.defn(name="record_booking_status")
     async def record_booking_status(self, change: BookingStatusChange) -> None:
+        if self.status_fails:
+            raise RuntimeError("database unavailable")
         self.statuses.append(change)
 
     def activities(self) -> list:
         return [self.resolve_booking_host, self.create_booking_meeting, self.reschedule_booking_meeting,
-                self.delete_booking_meeting, self.record_booking_status]
+                self.delete_booking_meeting, self.record_booking_status] + self.files.activities()
 
     @property
     def status_trail(self) -> list[tuple[str, str | None]]:
@@ -132,9 +152,9 @@ class Run:
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         )
 
-    def worker(self) -> Worker:
+    def worker(self, **options) -> Worker:
         return Worker(self.env.client, task_queue=self.task_queue, workflows=[IdiBookingWorkflow],
-                      activities=self.fake.activities())
+                      activities=self.fake.activities(), **options)
 
 
 async def scheduled(handle: WorkflowHandle) -> BookingState:
@@ -165,6 +185,7 @@ async def replays(handle: WorkflowHandle) -> None:
 
 async def test_happy_path_org_host_scheduled_then_ended(env):
     fake = FakeZoom()
+    fake.files.at_zoom = [ref("f-mp4", "MP4"), ref("f-vtt", "TRANSCRIPT")]
     run = Run(env, fake)
     async with run.worker():
         handle = await run.start()
@@ -174,11 +195,13 @@ async def test_happy_path_org_host_scheduled_then_ended(env):
                             ZoomEventSignal(event_id="e-end", event_type="meeting.ended", zoom_meeting_uuid="u1=="))
         result = await handle.result()
         described = await handle.describe()
-    assert result.status == "ended"
-    assert fake.status_trail == [("scheduled", None), ("ended", None)]
+    # After `ended` the recording steps run to `completed` (tests/recordings covers them).
+    assert result.status == "completed"
+    assert fake.status_trail == [("scheduled", None), ("ended", None), ("processing_recording", None),
+                                 ("completed", None)]
     assert [c.host for c in fake.creates] == [ORG_HOST]
     sa = described.typed_search_attributes
-    assert (sa.get(HOST_KIND), sa.get(ZOOM_MEETING_ID), sa.get(BOOKING_STATUS)) == ("org", "81234567890", "ended")
+    assert (sa.get(HOST_KIND), sa.get(ZOOM_MEETING_ID), sa.get(BOOKING_STATUS)) == ("org", "81234567890", "completed")
     assert "create meeting on Acme Research's Zoom" in await summaries(handle)
     await replays(handle)
 
@@ -359,8 +382,45 @@ async def test_cancel_while_waiting_for_the_daily_cap_needs_no_delete(env):
     assert state.status == "cancelled" and fake.deletes == [] and len(fake.creates) == 1
 
 
+async def test_cancel_stops_a_create_still_waiting_on_zoom_then_deletes_what_it_made(env):
+    """Review #11: the create may retry until the interview; a cancel must not wait for it."""
+    fake = FakeZoom()
+    fake.create_hangs = True
+    run = Run(env, fake)
+    # Cancellation reaches an activity with its next heartbeat: send them often here.
+    async with run.worker(max_heartbeat_throttle_interval=timedelta(milliseconds=100)):
+        handle = await run.start()
+        await asyncio.wait_for(fake.create_started.wait(), 30)
+        state = await asyncio.wait_for(handle.execute_update(IdiBookingWorkflow.cancel), 30)
+        result = await handle.result()
+        creates = await activity_schedules(handle, "create_booking_meeting")
+    assert state.status == result.status == "cancelled"
+    assert fake.create_cancelled and len(creates) == 1
+    # The stopped create may have reached Zoom: the delete activity looks for its meeting.
+    assert [d.booking_id for d in fake.deletes] == [run.booking_id]
+    assert fake.status_trail == [("cancelled", "cancelled_by_request")]
+    assert result.zoom_meeting_id is None
+    await replays(handle)
+
+
+async def test_a_database_down_for_an_hour_fails_the_run_instead_of_retrying_forever(env):
+    """Review #12: the status write gives up after STATUS_WRITE_TIMEOUT; ops see a failed run."""
+    fake = FakeZoom()
+    fake.status_fails = True
+    run = Run(env, fake)
+    async with run.worker():
+        handle = await run.start()
+        with pytest.raises(WorkflowFailureError) as failed:
+            await asyncio.wait_for(handle.result(), 60)
+    cause = failed.value.cause
+    # Temporal stops retrying once the next try would pass the schedule-to-close timeout.
+    assert isinstance(cause, ActivityError) and cause.retry_state == RetryState.TIMEOUT
+    assert "database unavailable" in str(cause.cause)
+
+
 async def test_duplicate_zoom_events_are_kept_once(env):
     fake = FakeZoom()
+    fake.files.announced = {"ev-2": [ref("f1", "MP4"), ref("f2", "TRANSCRIPT")]}
     run = Run(env, fake)
     started = ZoomEventSignal(event_id="ev-1", event_type="meeting.started", zoom_meeting_uuid="abc==")
     recording = ZoomEventSignal(event_id="ev-2", event_type="recording.completed", zoom_meeting_uuid="abc==",
@@ -368,18 +428,22 @@ async def test_duplicate_zoom_events_are_kept_once(env):
     async with run.worker():
         handle = await run.start()
         await scheduled(handle)
-        for event in (started, started, recording, recording, started):
+        for event in (started, started, started):
             await handle.signal(IdiBookingWorkflow.zoom_event, event)
         state = await handle.query(IdiBookingWorkflow.state)
-        assert [e.event_id for e in state.events] == ["ev-1", "ev-2"]
-        assert state.events[1].file_ids == ["f1", "f2"]
+        assert [e.event_id for e in state.events] == ["ev-1"]
         assert state.status == "scheduled"  # started is not ended
+        # A recording event proves the meeting ended (events come in any order).
+        for event in (recording, recording, started):
+            await handle.signal(IdiBookingWorkflow.zoom_event, event)
         ended = ZoomEventSignal(event_id="ev-3", event_type="meeting.ended", zoom_meeting_uuid="abc==")
         await handle.signal(IdiBookingWorkflow.zoom_event, ended)
         await handle.signal(IdiBookingWorkflow.zoom_event, ended)
         result = await handle.result()
-    assert result.status == "ended" and [e.event_id for e in result.events] == ["ev-1", "ev-2", "ev-3"]
+    assert result.status == "completed" and [e.event_id for e in result.events] == ["ev-1", "ev-2", "ev-3"]
+    assert result.events[1].file_ids == ["f1", "f2"]
     assert fake.status_trail.count(("ended", None)) == 1
+    assert sorted(fake.files.downloads) == ["f1", "f2"] and fake.files.registered == ["ev-2"]
     await replays(handle)
 
 

@@ -1,0 +1,267 @@
+"""One recording file, streamed from Zoom into the recording store: whole, checked, hashed, resumable.
+
+What goes wrong with Zoom downloads in the wild (peer lessons B6, B7), and what this does about it:
+- The webhook's `download_token` expires (about a day), and a refused download is often a 200
+  HTML page ("Only the host can download this recording"), not an error: a text/html answer, a
+  401/403, or a body that starts like HTML all mean "ask for a fresh token" - a
+  `download_access_token` from the host's recording list - and go on.
+- Connections drop mid-file, and workers die: bytes go to `<path>.part`, each chunk is
+  heartbeated with its offset, and the next try (here, after a reset, or Temporal's retry after a
+  crash) continues with a Range request from the end of the part file. The sha256 is rebuilt from
+  the part file and carried on, so it always covers the whole file.
+- Truncated or padded files: the file moves into place only when its size equals Zoom's
+  `file_size` (when Zoom gives one).
+- A second attempt while a first one is still alive (a worker that lost touch with Temporal)
+  would write the same part file: a Redis lease per file, renewed as the bytes flow, keeps it to
+  one writer; a writer that loses its lease stops.
+Memory stays flat: 1 MiB chunks, written and hashed off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+
+import httpx
+from redis.exceptions import LockError
+from sqlalchemy import update
+from sqlmodel import col, select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.recordings import host_api
+from models import Meeting, RecordingFile, WebhookEvent, utcnow
+from recording_store import CHUNK, RecordingStore
+from token_cipher import DecryptionError
+from token_manager import ConnectionUnavailable
+from workflows.recording_types import RECORDING_EVENTS, DownloadFileInput, FileFailure, StoredFile
+from zoom.errors import ZoomError, ZoomMeetingNotFound, ZoomRecordingNotFound, ZoomTransientError
+from zoom.webhooks import RecordingFile as ZoomFile
+
+log = logging.getLogger("recordings.download")
+
+TOKEN_FIELD = {"table": "webhook_events", "field": "download_token_enc"}
+# Per read, not per file: a multi-GiB file takes as long as it takes while bytes keep coming.
+TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+# Dropped connections resumed inside one attempt before Temporal's retry (with backoff) takes over.
+MAX_RESUMES = 3
+_HTML_START = (b"<!doctype html", b"<html")
+
+
+class _Refused(Exception):
+    """Zoom did not hand over the file with this token (HTML page, 401, 403)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+def _fail(reason: str, message: str, *, final: bool = False) -> ApplicationError:
+    return ApplicationError(message, type=reason, non_retryable=final)
+
+
+def _is_html(content_type: str | None) -> bool:
+    return (content_type or "").split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml")
+
+
+def _looks_like_html(first_bytes: bytes) -> bool:
+    return first_bytes.lstrip()[:15].lower().startswith(_HTML_START)
+
+
+def _file_refs(payload: dict) -> set[str]:
+    try:
+        files = payload["payload"]["object"]["recording_files"]
+    except (KeyError, TypeError):
+        return set()
+    return {ZoomFile.model_validate(f).stable_ref() for f in files if isinstance(f, dict)}
+
+
+def _write(handle, digest, chunk: bytes) -> None:
+    handle.write(chunk)
+    digest.update(chunk)
+
+
+class RecordingDownloadActivities:
+    def __init__(self, services, store: RecordingStore | None = None) -> None:
+        self._services = services
+        self._store = store or RecordingStore.from_settings(services.settings)
+
+    @activity.defn(name="download_recording_file")
+    async def download_recording_file(self, inp: DownloadFileInput) -> StoredFile:
+        row, meeting = await self._load(inp)
+        done = self._already_stored(row)
+        if done is not None:
+            return done
+        relative = self._store.relative_path(row.org_id, row.booking_id, row.id, row.file_extension)
+        part = self._store.part_path(relative)
+        lease = self._services.redis.lock(f"recording-download:{row.id}",
+                                          timeout=max(inp.lease_seconds, 5.0), blocking=False)
+        if not await lease.acquire():
+            raise _fail(FileFailure.IN_PROGRESS, "Another attempt is still downloading this file.")
+        try:
+            await self._set(row.id, status="downloading")
+            size, sha256 = await self._transfer(row, meeting, part, _Lease(lease, inp.lease_seconds))
+            if row.expected_size is not None and size != row.expected_size:
+                part.unlink(missing_ok=True)  # never resume from bytes that add up wrong
+                raise _fail(FileFailure.SIZE_MISMATCH,
+                            f"Zoom announced {row.expected_size} bytes for this file but sent {size}.")
+            await self._store.finish(part, relative)
+            await self._set(row.id, status="stored", status_reason=None, size_bytes=size,
+                            sha256=sha256, storage_path=relative)
+            log.info("booking %s: %s file %s stored (%d bytes)", row.booking_id, row.file_type, row.id, size)
+            return StoredFile(file_id=row.id, size_bytes=size, sha256=sha256)
+        finally:
+            try:
+                await lease.release()
+            except LockError:
+                pass  # it lapsed; nobody else wrote meanwhile or _Lease would have stopped us
+
+    async def _load(self, inp: DownloadFileInput) -> tuple[RecordingFile, Meeting]:
+        async with self._services.db.session() as s:
+            row = await s.get(RecordingFile, inp.file_id)
+            meeting = await s.get(Meeting, row.meeting_id) if row is not None else None
+        if row is None or meeting is None or row.booking_id != inp.booking_id:
+            raise _fail(FileFailure.GONE, "This recording file is not one of the booking's.", final=True)
+        return row, meeting
+
+    def _already_stored(self, row: RecordingFile) -> StoredFile | None:
+        """A retry after the rename but before the result reached Temporal finds the work done."""
+        path = self._store.stored(row.storage_path) if row.status == "stored" else None
+        if path is None or row.sha256 is None or path.stat().st_size != row.size_bytes:
+            return None
+        return StoredFile(file_id=row.id, size_bytes=row.size_bytes, sha256=row.sha256)
+
+    async def _transfer(self, row: RecordingFile, meeting: Meeting, part, lease: "_Lease") -> tuple[int, str]:
+        """Fetch until the part file holds the whole body; (size, sha256 hex)."""
+        details = activity.info().heartbeat_details
+        token, url, fresh = await self._webhook_token(row), row.download_url, False
+        resets = 0
+        while True:
+            offset, digest = await self._store.resume_point(part)
+            if offset or details:
+                log.info("file %s: resuming at byte %d (last heartbeat %s)", row.id, offset,
+                         details[0] if details else None)
+            if token is None or not url:
+                token, url = await self._fresh_token(row, meeting)
+                fresh = True
+            try:
+                return await self._fetch(url, token, part, offset, digest, lease)
+            except _Refused as refused:
+                if fresh:
+                    raise _fail(refused.reason, refused.message + " Zoom refused a fresh download "
+                                "token as well.") from None
+                log.info("file %s: %s; getting a fresh download token", row.id, refused.reason)
+                token = None
+            except httpx.TransportError as exc:
+                resets += 1
+                if resets > MAX_RESUMES:
+                    raise _fail(FileFailure.CONNECTION_LOST,
+                                f"The connection to Zoom kept dropping ({type(exc).__name__}).") from None
+                log.info("file %s: connection dropped (%s), resuming", row.id, type(exc).__name__)
+
+    async def _fetch(self, url: str, token: str, part, offset: int, digest, lease: "_Lease") -> tuple[int, str]:
+        headers = {"Authorization": f"Bearer {token}"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        async with self._services.http.stream("GET", url, headers=headers, follow_redirects=True,
+                                              timeout=TIMEOUT) as response:
+            status = response.status_code
+            if status in (404, 410):
+                raise _fail(FileFailure.GONE, f"Zoom no longer has this file (HTTP {status}).", final=True)
+            if status in (401, 403):
+                raise _Refused(FileFailure.TOKEN_REFUSED, f"Zoom refused the download token (HTTP {status}).")
+            if status == 416 and offset:
+                # Everything was already there (a crash after the last byte): the size check decides.
+                return offset, digest.hexdigest()
+            if status == 429 or status >= 500:
+                raise _fail(FileFailure.ZOOM_UNAVAILABLE, f"Zoom's file server answered HTTP {status}.")
+            if status not in (200, 206):
+                raise _fail(FileFailure.FAILED, f"Zoom's file server answered HTTP {status}.")
+            if _is_html(response.headers.get("content-type")):
+                raise _Refused(FileFailure.HTML_PAGE, "Zoom answered a web page instead of the file.")
+            if status == 200 and offset:
+                offset, digest = 0, hashlib.sha256()  # the server ignored the Range: start over
+            elif status == 206 and not response.headers.get("content-range", "").startswith(f"bytes {offset}-"):
+                raise _fail(FileFailure.FAILED, "Zoom answered a different byte range than asked for.")
+            with part.open("ab" if offset else "wb") as handle:
+                async for chunk in response.aiter_bytes(CHUNK):
+                    if offset == 0 and _looks_like_html(chunk):
+                        raise _Refused(FileFailure.HTML_PAGE, "Zoom answered a web page instead of the file.")
+                    await asyncio.to_thread(_write, handle, digest, chunk)
+                    offset += len(chunk)
+                    activity.heartbeat(offset)
+                    await lease.keep()
+        return offset, digest.hexdigest()
+
+    async def _webhook_token(self, row: RecordingFile) -> str | None:
+        """The download_token of the newest recording event that announced this file (or, for a
+        file only Zoom's list had, of the same meeting instance), decrypted for this call only."""
+        async with self._services.db.session() as s:
+            events = (await s.exec(
+                select(WebhookEvent)
+                .where(WebhookEvent.booking_id == row.booking_id,
+                       col(WebhookEvent.event_type).in_(RECORDING_EVENTS),
+                       col(WebhookEvent.download_token_enc).is_not(None))
+                .order_by(col(WebhookEvent.received_at).desc())
+            )).all()
+        ranked = [e for e in events if row.zoom_file_id in _file_refs(e.payload)] + \
+                 [e for e in events if e.zoom_meeting_uuid and e.zoom_meeting_uuid == row.zoom_meeting_uuid]
+        for event in ranked:
+            try:
+                return self._services.cipher.decrypt(event.download_token_enc, row_id=event.id, **TOKEN_FIELD)
+            except DecryptionError as exc:
+                log.warning("inbox event %s: download token unreadable (%s)", event.id, exc)
+        return None
+
+    async def _fresh_token(self, row: RecordingFile, meeting: Meeting) -> tuple[str, str]:
+        """A `download_access_token` (and the file's current URL) from the host's recording list."""
+        api = host_api(self._services, meeting)
+        try:
+            body = await api.get_recordings(row.zoom_meeting_uuid or meeting.zoom_meeting_id)
+        except ConnectionUnavailable as exc:
+            raise _fail(FileFailure.HOST_UNAVAILABLE,
+                        f"The webhook's download token did not work and no fresh one can be had: the "
+                        f"host's Zoom connection is {exc.reason}. Reconnect Zoom under Integrations.") from None
+        except (ZoomRecordingNotFound, ZoomMeetingNotFound):
+            raise _fail(FileFailure.GONE, "Zoom no longer lists this recording (deleted at Zoom?).",
+                        final=True) from None
+        except ZoomTransientError as exc:
+            raise _fail(FileFailure.ZOOM_UNAVAILABLE, f"Zoom did not answer for a fresh token ({exc}).") from None
+        except ZoomError as exc:
+            raise _fail(FileFailure.TOKEN_REFUSED, f"Zoom refused a fresh download token ({exc}).") from None
+        token = body.get("download_access_token")
+        if not token:
+            raise _fail(FileFailure.TOKEN_REFUSED, "Zoom's recording list came without a download_access_token.")
+        url = row.download_url
+        for f in body.get("recording_files") or []:
+            if isinstance(f, dict) and ZoomFile.model_validate(f).stable_ref() == row.zoom_file_id:
+                url = f.get("download_url") or url
+        if not url:
+            raise _fail(FileFailure.GONE, "Zoom's recording list no longer has this file.", final=True)
+        return token, url
+
+    async def _set(self, file_id: str, **values) -> None:
+        async with self._services.db.session() as s:
+            await s.exec(update(RecordingFile).where(RecordingFile.id == file_id)
+                         .values(updated_at=utcnow(), **values))
+            await s.commit()
+
+
+class _Lease:
+    """Renews the file's Redis lock a few times per lease period; raises once it was lost."""
+
+    def __init__(self, lock, seconds: float) -> None:
+        self._lock, self._every = lock, max(seconds, 5.0) / 3
+        self._next = time.monotonic() + self._every
+
+    async def keep(self) -> None:
+        if time.monotonic() < self._next:
+            return
+        try:
+            await self._lock.reacquire()
+        except LockError:
+            raise _fail(FileFailure.IN_PROGRESS, "This attempt lost its lease on the file; another "
+                                                 "attempt may be writing it.") from None
+        self._next = time.monotonic() + self._every
