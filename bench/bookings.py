@@ -1,0 +1,132 @@
+"""Bookings per second: N bookings through the HTTP API until every one is `scheduled`.
+
+The real path end to end: POST /bookings (validation, database row, update-with-start of its
+IdiBookingWorkflow) → the real worker resolves a system host (advisory lock on the host pool),
+creates the Zoom meeting at the emulator, writes the meeting and the status. The org has no Zoom
+connection, so every booking takes the system account (the default for a new org). Start times
+are an hour apart, so host capacity never refuses one. Baseline: N bare one-activity workflows on
+the same Temporal server with the same concurrency (bench/bare.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta, timezone
+
+import httpx
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from bench import cpu
+from bench.bare import run_bare
+from bench.harness import Row, percentile
+
+NAME = "bookings"
+CONCURRENCY = 20
+# Hours already handed out in this process: each booking gets its own hour, so the system hosts'
+# capacity (4 meetings at once) never refuses one, however many batches a run books.
+_hours_used = 0
+
+
+async def _session(http: httpx.AsyncClient, org_id: str, headers: dict) -> str:
+    r = await http.post(f"/v1/orgs/{org_id}/sessions", headers=headers,
+                        json={"title": "Bench study", "kind": "idi", "meeting_provider": "zoom_app"})
+    r.raise_for_status()
+    return r.json()["id"]
+
+
+async def book_many(stack, n: int, concurrency: int = CONCURRENCY, *, first_start: datetime | None = None,
+                    deadline_s: float = 300) -> tuple[float, list[float], list[str]]:
+    """Post `n` bookings and wait until all are scheduled; (seconds, POST latencies, ids)."""
+    from models import Booking
+
+    global _hours_used
+    org_id, headers = await stack.admin_org(f"Bench Org {time.time_ns()}")
+    base = (first_start or datetime.now(timezone.utc) + timedelta(days=2, hours=_hours_used)
+            ).replace(second=0, microsecond=0)
+    _hours_used += n
+    latencies: list[float] = []
+    ids: list[str] = []
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=60, limits=limits) as http:
+        session_id = await _session(http, org_id, headers)
+
+        async def one(i: int) -> None:
+            start = base + timedelta(hours=i)
+            body = {"participant_name": f"Participant {i}", "participant_email": f"p{i}@example.com",
+                    "start_time": start.isoformat().replace("+00:00", "Z"), "duration_minutes": 30}
+            async with gate:
+                t = time.perf_counter()
+                r = await http.post(f"/v1/orgs/{org_id}/sessions/{session_id}/bookings",
+                                    headers=headers, json=body)
+                latencies.append(time.perf_counter() - t)
+            if r.status_code != 202:
+                raise RuntimeError(f"booking {i} refused: {r.status_code} {r.text[:300]}")
+            ids.append(r.json()["id"])
+
+        started = time.perf_counter()
+        try:
+            await asyncio.gather(*(one(i) for i in range(n)))
+            # The POST waits up to 3 s for the meeting; the rest are finished by the worker.
+            while True:
+                async with stack.services.db.session() as s:
+                    rows = (await s.exec(
+                        select(Booking.status, func.count()).where(col(Booking.id).in_(ids))
+                        .group_by(Booking.status))).all()
+                counts = dict(rows)
+                if counts.get("scheduled", 0) == n:
+                    break
+                if set(counts) - {"scheduling", "scheduled"}:
+                    raise RuntimeError(f"bookings ended otherwise: {counts}")
+                if time.perf_counter() - started > deadline_s:
+                    raise RuntimeError(f"bookings not all scheduled after {deadline_s}s: {counts}")
+                await asyncio.sleep(0.05)
+        except BaseException:
+            # A run cut short (time limit) must not leave workflows for a later benchmark's worker.
+            await asyncio.wait_for(_terminate(stack, ids), 15)
+            raise
+        return time.perf_counter() - started, latencies, ids
+
+
+async def _terminate(stack, booking_ids: list[str]) -> None:
+    from workflows.types import workflow_id_for
+
+    for booking_id in booking_ids:
+        try:
+            await stack.client.get_workflow_handle(workflow_id_for(booking_id)).terminate(
+                reason="bench: run cut short")
+        except Exception:
+            pass
+
+
+async def run(stack, quick: bool) -> list[Row]:
+    n = 10 if quick else 200
+    async with stack.worker():
+        # One booking first: the worker's first workflow task pays one-off imports.
+        await book_many(stack, 1, 1)
+        emulator_before = await stack.emulator.control.stats()
+        a = cpu.snapshot()
+        seconds, latencies, _ = await book_many(stack, n)
+        b = cpu.snapshot()
+        bare_seconds = await run_bare(stack.client, n, CONCURRENCY)
+        c = cpu.snapshot()
+    emulator_after = await stack.emulator.control.stats()
+    created = emulator_after["meetings_created"] - emulator_before["meetings_created"]
+    if created != n:
+        raise RuntimeError(f"{n} bookings made {created} meetings at the emulator")
+    real, bare = cpu.used(a, b), cpu.used(b, c)
+    label = "bare 1-activity workflows"
+    return [
+        Row(NAME, f"{n} bookings scheduled (meeting created), per second", n / seconds, "/s",
+            n / bare_seconds, label, note=f"concurrency {CONCURRENCY}"),
+        Row(NAME, "CPU per booking, API + worker process", real.get("bench", 0) / n * 1000, "ms",
+            bare.get("bench", 0) / n * 1000, label),
+        Row(NAME, "CPU per booking, Temporal server", real.get("temporal", 0) / n * 1000, "ms",
+            bare.get("temporal", 0) / n * 1000, label),
+        Row(NAME, "CPU per booking, Postgres + emulator + Redis",
+            sum(real.get(r, 0) for r in ("postgres", "emulator", "redis")) / n * 1000, "ms"),
+        Row(NAME, "POST /bookings latency p50", percentile(latencies, 50) * 1000, "ms"),
+        Row(NAME, "POST /bookings latency p99", percentile(latencies, 99) * 1000, "ms"),
+    ]
