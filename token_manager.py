@@ -6,9 +6,22 @@ Why it is built like this (peer lessons B1, zoom-facts §1-2):
   refresh runs under a Redis lock per connection, re-reads the row once it holds the lock (another
   worker may have refreshed meanwhile), and saves the new pair with a compare-and-swap on
   `token_version` before the new access token is handed to anyone.
+- The lock must not lapse while its holder talks to Zoom, or a second worker sends the same
+  refresh token: each token call is cut off after `REFRESH_CALL_TIMEOUT`, the lock's time is
+  renewed before the one repeated call, and a holder that finds its lock gone never expires the
+  connection (the other worker's save decides).
+- Once Zoom has been asked to rotate, the answer is saved even if the caller goes away (an
+  activity timing out, a worker shutting down): the refresh and the save run as one task that a
+  cancelled caller does not cancel. A rotated pair nobody saved would leave a dead refresh token
+  in the database.
 - A dead grant (`invalid_grant`, "Invalid Token!") is final: the connection becomes `expired` and
   bookings fall back to the system account; retrying would only get the app flagged. Network
   errors, 5xx and 429 are transient: the connection stays active and the caller retries later.
+  A stored token that cannot be decrypted is as unusable as a refused one: the booking falls back
+  at once (reason `token_undecryptable`) instead of failing every attempt until it starts. The
+  connection expires only when the token does not authenticate under a key this process has; a
+  key id it does not load may be a deploy that has not reached it yet (a new first key in
+  TOKEN_ENCRYPTION_KEYS), and expiring would destroy grants every other process can still use.
 - A refresh whose answer was lost may have rotated the token at Zoom already. The old refresh
   token is tried once more; if Zoom says it is dead, the connection expires with
   `refresh_response_lost`, a reason that tells ops what happened rather than a vague failure.
@@ -22,7 +35,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
+from typing import AsyncIterator, Awaitable, Callable
 
 from redis.exceptions import LockError
 from sqlalchemy import update
@@ -56,6 +71,11 @@ NOT_ACTIVE = "not_active"  # nothing to refresh: not connected, disconnected, ex
 # Status reasons this module writes.
 REFRESH_FAILED = "refresh_failed"
 REFRESH_RESPONSE_LOST = "refresh_response_lost"
+TOKEN_UNDECRYPTABLE = "token_undecryptable"
+# ConnectionUnavailable.detail when this process lacks the key a token was written with.
+KEY_NOT_LOADED = "key_not_loaded"
+# The reasons a call gives when it expired the connection itself, just now.
+_EXPIRED_NOW = (REFRESH_FAILED, REFRESH_RESPONSE_LOST, TOKEN_UNDECRYPTABLE)
 
 S2S_BINDING = {"table": "redis", "row_id": "s2s", "field": "access_token"}
 
@@ -69,14 +89,50 @@ return 0
 class ConnectionUnavailable(Exception):
     """The org's Zoom connection cannot give a token, so the booking falls back to the system
     account. `reason`: not_connected | disconnected | expired | revoked (the stored status), or
-    refresh_failed | refresh_response_lost when a refresh just found the grant dead, or
-    system_account_not_configured. `detail` is the stored status_reason, if any."""
+    refresh_failed | refresh_response_lost | token_undecryptable when this call found the grant
+    unusable and expired it, or system_account_not_configured. `detail` is the stored
+    status_reason, if any, or key_not_loaded (token_undecryptable, connection left as it is)."""
 
     def __init__(self, reason: str, message: str | None = None, *, detail: str | None = None) -> None:
         self.reason = reason
         self.detail = detail
         super().__init__(message or f"Zoom connection unavailable: {reason}"
                          + (f" ({detail})" if detail else ""))
+
+
+class ZoomNotConfigured(ZoomClientAuthError):
+    """ZOOM_CLIENT_ID / _SECRET are not set: this server cannot connect orgs to Zoom, refresh or
+    revoke their tokens. A ZoomClientAuthError, so a refresh treats it as our configuration's
+    fault and never as a reason to expire an org's grant."""
+
+    def __init__(self) -> None:
+        super().__init__("ZOOM_CLIENT_ID / ZOOM_CLIENT_SECRET are not set")
+
+
+def zoom_oauth(services) -> ZoomOAuth:
+    """Converge's user-managed OAuth app, as configured; ZoomNotConfigured when it is not."""
+    st = services.settings
+    if not (st.zoom_client_id and st.zoom_client_secret):
+        raise ZoomNotConfigured()
+    return ZoomOAuth(services.http, st.zoom_oauth_base_url, st.zoom_client_id, st.zoom_client_secret)
+
+
+def tokens_destroyed(status: str, reason: str | None, at: datetime) -> dict:
+    """Column values that end a connection's grant here: the new status, no tokens, and a new
+    token_version, so a refresh in flight loses its compare-and-swap instead of writing back."""
+    return {
+        "status": status, "status_reason": reason, "status_changed_at": at,
+        "access_token_enc": None, "refresh_token_enc": None, "access_expires_at": None,
+        "token_version": ZoomConnection.token_version + 1,
+    }
+
+
+class OrgZoomApi(ZoomApi):
+    """A ZoomApi acting as an org's user. `token_version` is the version of the stored token it
+    last used: a caller that learns from Zoom that this grant cannot host (e.g. its user is gone)
+    passes it to `mark_expired`, so a reconnect made in the meantime is not expired with it."""
+
+    token_version: int | None = None
 
 
 class _RowChanged(Exception):
@@ -101,8 +157,13 @@ class TokenManager:
     # The scheduled refresh renews tokens that expire within this window, so bookings rarely
     # have to refresh in their own path.
     REFRESH_AHEAD = timedelta(minutes=15)
-    # The lock outlives the slowest refresh (two token calls of up to 15 s each plus the save),
-    # so it cannot lapse while a refresh is in flight; waiters give up well before a caller would.
+    # One token-endpoint call, whatever the HTTP client's own timeouts add up to (pool, connect,
+    # write and read can each take their full time): past this it counts as a lost answer.
+    REFRESH_CALL_TIMEOUT = 15.0
+    # The lock outlives the slowest refresh (two token calls of REFRESH_CALL_TIMEOUT each, and
+    # its time is renewed before the second, plus the save), so it cannot lapse while a refresh
+    # is in flight; waiters give up well before a caller would. Callers that wait on a refresh
+    # (resolve_booking_host) allow LOCK_WAIT plus two token calls.
     LOCK_TIMEOUT = 60.0
     LOCK_WAIT = 30.0
     LOCK_POLL = 0.05
@@ -111,6 +172,9 @@ class TokenManager:
 
     def __init__(self, services) -> None:
         self._services = services
+        # Refreshes running on after their caller was cancelled: asyncio keeps only weak
+        # references to tasks, and one collected mid-flight would lose the rotated pair.
+        self._inflight: set[asyncio.Task] = set()
 
     def __repr__(self) -> str:
         return "TokenManager()"
@@ -122,11 +186,7 @@ class TokenManager:
 
         Raises ConnectionUnavailable (the booking falls back to the system account) or a
         ZoomTransientError (try again later)."""
-        row = await self._load(connection_id)
-        self._require_active(row)
-        if self._fresh(row, self.MARGIN):
-            return self._decrypt(row, ACCESS_FIELD)
-        token, _ = await self._refresh_locked(connection_id, due_within=self.MARGIN)
+        token, _ = await self._org_token(connection_id)
         return token
 
     async def forget_org_access_token(
@@ -139,8 +199,12 @@ class TokenManager:
         row = await self._load(connection_id)
         if row is None or row.access_token_enc is None:
             return
-        if rejected_token is not None and self._decrypt(row, ACCESS_FIELD) != rejected_token:
-            return
+        if rejected_token is not None:
+            try:
+                if self._decrypt(row, ACCESS_FIELD) != rejected_token:
+                    return
+            except DecryptionError:
+                pass  # forgetting it is harmless; the next use finds it undecryptable
         past = datetime(2000, 1, 1, tzinfo=timezone.utc)
         async with self._services.db.session() as s:
             await s.exec(
@@ -160,38 +224,56 @@ class TokenManager:
         if not force and self._fresh(row, self.REFRESH_AHEAD):
             return NOT_DUE
         try:
-            _, refreshed = await self._refresh_locked(
+            _, _, refreshed = await self._refresh_locked(
                 connection_id,
                 due_within=None if force else self.REFRESH_AHEAD,
                 seen_version=row.token_version,
             )
             return REFRESHED if refreshed else NOT_DUE
         except ConnectionUnavailable as exc:
-            return EXPIRED if exc.reason in (REFRESH_FAILED, REFRESH_RESPONSE_LOST) else NOT_ACTIVE
+            if exc.detail == KEY_NOT_LOADED:
+                return TRANSIENT_FAILURE
+            return EXPIRED if exc.reason in _EXPIRED_NOW else NOT_ACTIVE
         except (ZoomError, LockError) as exc:
             log.warning("zoom token refresh of connection %s failed, will retry: %s",
                         connection_id, exc)
             return TRANSIENT_FAILURE
 
-    async def mark_expired(self, connection_id: str, reason: str) -> None:
-        """Mark an active connection expired (tokens destroyed): the org has to reconnect."""
-        await self._expire(connection_id, reason, expected_version=None)
+    async def mark_expired(self, connection_id: str, reason: str, *,
+                           expected_version: int | None = None) -> bool:
+        """Mark an active connection expired (tokens destroyed): the org has to reconnect.
 
-    def org_api(self, connection_id: str) -> ZoomApi:
+        Pass `expected_version` (OrgZoomApi.token_version) when the reason comes from a Zoom
+        answer to a token: only that grant expires, not one a reconnect stored since. Returns
+        whether the connection changed."""
+        return await self._expire(connection_id, reason, expected_version=expected_version)
+
+    def org_api(self, connection_id: str) -> OrgZoomApi:
         """A Zoom client acting as the org's connected user; a 124 refreshes once and retries."""
-        handed_out: list[str] = []
 
         async def get_token() -> str:
-            token = await self.org_access_token(connection_id)
-            handed_out[:] = [token]
+            token, api.token_version = await self._org_token(connection_id)
             return token
 
-        async def on_rejected() -> None:
-            rejected = handed_out[0] if handed_out else None
+        async def forget(rejected: str | None) -> None:
             await self.forget_org_access_token(connection_id, rejected_token=rejected)
 
-        s = self._services
-        return ZoomApi(s.http, s.settings.zoom_api_base_url, get_token, on_rejected)
+        api = self._api(OrgZoomApi, get_token, forget)
+        return api
+
+    @asynccontextmanager
+    async def refresh_lock(self, connection_id: str) -> AsyncIterator[bool]:
+        """Hold the connection's refresh lock while rewriting its tokens elsewhere (disconnect),
+        so no refresh is between Zoom and the database meanwhile. Waits up to LOCK_WAIT and
+        yields whether it got the lock; without it the caller's version check still keeps the
+        data right, and a refresh that loses to a disconnect revokes what it got."""
+        lock = self._lock(refresh_lock_key(connection_id))
+        acquired = await lock.acquire()
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                await self._release(lock)
 
     # --- system (S2S) token -------------------------------------------------------------------
 
@@ -229,21 +311,38 @@ class TokenManager:
 
     def system_api(self) -> ZoomApi:
         """A Zoom client acting as Converge's system account (pass host user ids, never `me`)."""
-        handed_out: list[str] = []
 
-        async def get_token() -> str:
-            token = await self.system_access_token()
-            handed_out[:] = [token]
-            return token
-
-        async def on_rejected() -> None:
-            rejected = handed_out[0] if handed_out else None
+        async def forget(rejected: str | None) -> None:
             await self.forget_system_access_token(rejected_token=rejected)
 
+        return self._api(ZoomApi, self.system_access_token, forget)
+
+    def _api(self, cls: type[ZoomApi], get_token: Callable[[], Awaitable[str]],
+             forget: Callable[[str | None], Awaitable[None]]) -> ZoomApi:
+        """A client whose 124 forgets exactly the token Zoom refused, not a newer one a parallel
+        caller stored meanwhile."""
+        handed_out: list[str] = []
+
+        async def token() -> str:
+            handed_out[:] = [await get_token()]
+            return handed_out[0]
+
+        async def on_rejected() -> None:
+            await forget(handed_out[0] if handed_out else None)
+
         s = self._services
-        return ZoomApi(s.http, s.settings.zoom_api_base_url, get_token, on_rejected)
+        return cls(s.http, s.settings.zoom_api_base_url, token, on_rejected)
 
     # --- refresh, under the lock --------------------------------------------------------------
+
+    async def _org_token(self, connection_id: str) -> tuple[str, int]:
+        """(an access token valid for MARGIN, the token_version it is stored under)."""
+        row = await self._load(connection_id)
+        self._require_active(row)
+        if self._fresh(row, self.MARGIN):
+            return await self._stored_access(row)
+        token, version, _ = await self._refresh_locked(connection_id, due_within=self.MARGIN)
+        return token, version
 
     async def _refresh_locked(
         self,
@@ -251,8 +350,9 @@ class TokenManager:
         *,
         due_within: timedelta | None,
         seen_version: int | None = None,
-    ) -> tuple[str, bool]:
-        """Refresh under the connection's lock; (the access token now stored, whether we refreshed).
+    ) -> tuple[str, int, bool]:
+        """Refresh under the connection's lock; (the access token now stored, its token_version,
+        whether we refreshed).
 
         `due_within` None means forced; then `seen_version` lets a forced refresh that waited for
         the lock accept a refresh another worker finished meanwhile instead of doing a second."""
@@ -275,32 +375,50 @@ class TokenManager:
             row = await self._load(connection_id)
             self._require_active(row)
             if done_by_another(row):
-                return self._decrypt(row, ACCESS_FIELD), False
+                return (*await self._stored_access(row), False)
+        # From here on the work is its own task, shielded from the caller's cancellation: it
+        # releases the lock only once whatever Zoom answered is saved (or known to be useless).
+        work = asyncio.ensure_future(self._refresh_holding(lock, connection_id, done_by_another))
+        self._inflight.add(work)
+        work.add_done_callback(self._settled)
+        return await asyncio.shield(work)
+
+    def _settled(self, task: asyncio.Task) -> None:
+        self._inflight.discard(task)
+        if not task.cancelled():
+            task.exception()  # a caller that went away never reads it; don't log it as lost
+
+    async def _refresh_holding(
+        self, lock, connection_id: str, done_by_another: Callable[[ZoomConnection], bool]
+    ) -> tuple[str, int, bool]:
         try:
             # Re-read under the lock: another worker may have refreshed since we looked.
             row = await self._load(connection_id)
             self._require_active(row)
             if done_by_another(row):
-                return self._decrypt(row, ACCESS_FIELD), False
+                return (*await self._stored_access(row), False)
             try:
-                tokens = await self._call_refresh(row)
-                return await self._save_rotated(row, tokens), True
+                tokens = await self._call_refresh(row, lock)
+                return await self._save_rotated(row, tokens), row.token_version + 1, True
             except _RowChanged:
                 # A reconnect or disconnect wrote the row while Zoom was answering: whatever Zoom
                 # said was about tokens no longer stored, and the row as it is now is the truth.
                 current = await self._load(connection_id)
                 self._require_active(current)
-                return self._decrypt(current, ACCESS_FIELD), False
+                return (*await self._stored_access(current), False)
         finally:
             await self._release(lock)
 
-    async def _call_refresh(self, row: ZoomConnection) -> TokenSet:
-        refresh_token = self._decrypt(row, REFRESH_FIELD)
-        oauth = self._oauth()
+    async def _call_refresh(self, row: ZoomConnection, lock) -> TokenSet:
         try:
-            return await oauth.refresh(refresh_token)
+            refresh_token = self._decrypt(row, REFRESH_FIELD)
+        except DecryptionError as exc:
+            raise await self._undecryptable(row, REFRESH_FIELD, exc) from None
+        oauth = zoom_oauth(self._services)
+        try:
+            return await self._send_refresh(oauth, refresh_token)
         except ZoomGrantDead:
-            raise await self._dead(row, REFRESH_FAILED) from None
+            raise await self._dead(row, REFRESH_FAILED, lock) from None
         except ZoomRefreshOutcomeUnknown as first:
             log.warning("zoom refresh of connection %s lost its answer (%s); trying the same "
                         "refresh token once more", row.id, first)
@@ -308,21 +426,70 @@ class TokenManager:
             # Transient, or our own client credentials: never a reason to expire the org's grant.
             await self._count_failure(row)
             raise
+        # Renew the lock's full time before sending again; if it lapsed, another worker may be
+        # refreshing with this same token right now, and a second send would race it.
+        try:
+            await lock.reacquire()
+        except LockError:
+            await self._count_failure(row)
+            raise ZoomTransientError(
+                "the refresh lock lapsed while Zoom's answer was lost; the refresh token was not "
+                "sent again"
+            ) from None
         # The first answer was lost: if Zoom rotated, this old token is dead now and says so.
         try:
-            return await oauth.refresh(refresh_token)
+            return await self._send_refresh(oauth, refresh_token)
         except ZoomGrantDead:
-            raise await self._dead(row, REFRESH_RESPONSE_LOST) from None
+            raise await self._dead(row, REFRESH_RESPONSE_LOST, lock) from None
         except ZoomError:
             await self._count_failure(row)
             raise
 
-    async def _dead(self, row: ZoomConnection, reason: str) -> ConnectionUnavailable:
+    async def _send_refresh(self, oauth: ZoomOAuth, refresh_token: str) -> TokenSet:
+        """One refresh call, bounded so the lock always outlives it. Cut off, it may still have
+        reached Zoom: that is a lost answer, not a failure to send."""
+        try:
+            async with asyncio.timeout(self.REFRESH_CALL_TIMEOUT):
+                return await oauth.refresh(refresh_token)
+        except TimeoutError:
+            raise ZoomRefreshOutcomeUnknown(
+                f"Zoom /oauth/token did not answer within {self.REFRESH_CALL_TIMEOUT:g} s"
+            ) from None
+
+    async def _dead(self, row: ZoomConnection, reason: str, lock) -> ConnectionUnavailable:
         """Expire the connection for a dead grant; the exception for the caller to raise."""
+        if not await lock.owned():
+            # Our lock lapsed, so another worker may have refreshed with this same token: that
+            # is why Zoom calls it dead, and its save (not our verdict) decides.
+            await self._count_failure(row)
+            raise ZoomTransientError(
+                "Zoom refused the refresh token after this worker's refresh lock had lapsed; "
+                "another worker may have rotated it, so the connection was left as it is"
+            )
         if not await self._expire(row.id, reason, expected_version=row.token_version):
             raise _RowChanged()
         log.warning("zoom connection %s expired: %s", row.id, reason)
         return ConnectionUnavailable(reason)
+
+    async def _undecryptable(self, row: ZoomConnection, field: str, exc: DecryptionError) -> Exception:
+        """A stored token of `row` cannot be decrypted: the caller falls back (booking) or
+        reports a failure (keep-alive). The exception for the caller to raise.
+
+        Altered, misbound or garbled ciphertext is useless to every process: the connection
+        expires so the org sees it must reconnect. A key id this process does not load may be
+        one that was dropped or one not deployed here yet; the row is left alone, and the log
+        names the key id for ops."""
+        kid = self._missing_key_id(getattr(row, field))
+        if kid is not None:
+            log.error("zoom connection %s: its %s was written with key id %r, which this process "
+                      "does not load; add it to TOKEN_ENCRYPTION_KEYS (connection left as it is)",
+                      row.id, field, kid)
+            return ConnectionUnavailable(TOKEN_UNDECRYPTABLE, detail=KEY_NOT_LOADED)
+        if not await self._expire(row.id, TOKEN_UNDECRYPTABLE, expected_version=row.token_version):
+            # Rewritten meanwhile (a refresh or reconnect under a current key): look again.
+            return ZoomTransientError("the Zoom connection changed while its token was read; try again")
+        log.error("zoom connection %s expired: a stored token cannot be decrypted (%s)", row.id, exc)
+        return ConnectionUnavailable(TOKEN_UNDECRYPTABLE)
 
     async def _save_rotated(self, row: ZoomConnection, tokens: TokenSet) -> str:
         """Store the new pair (CAS on token_version) before anyone may use the access token."""
@@ -355,9 +522,26 @@ class TokenManager:
         if result.rowcount != 1:
             # The pair we got belongs to a grant the row no longer holds.
             log.warning("zoom connection %s changed during refresh; new tokens discarded", row.id)
+            await self._revoke_if_disconnected(row.id, access)
             raise _RowChanged()
         log.info("zoom connection %s refreshed (token version %d)", row.id, row.token_version + 1)
         return access
+
+    async def _revoke_if_disconnected(self, connection_id: str, access_token: str) -> None:
+        """A disconnect won the race with this refresh: it revoked the pair it saw, but the pair
+        Zoom just handed us is live and nobody else holds it, so end it here (best effort).
+        Other losses keep theirs: a reconnect of the same Zoom user has already ended this grant
+        at Zoom, and revoking blindly could end a grant someone still uses."""
+        current = await self._load(connection_id)
+        if current is not None and current.status != "disconnected":
+            return
+        try:
+            await zoom_oauth(self._services).revoke(access_token)
+            log.info("zoom connection %s: revoked the pair a refresh got during its disconnect",
+                     connection_id)
+        except ZoomError as exc:
+            log.warning("zoom connection %s: could not revoke the pair a refresh got during its "
+                        "disconnect: %s", connection_id, exc)
 
     async def _count_failure(self, row: ZoomConnection) -> None:
         async with self._services.db.session() as s:
@@ -370,7 +554,6 @@ class TokenManager:
 
     async def _expire(self, connection_id: str, reason: str, *, expected_version: int | None) -> bool:
         """active → expired with `reason`, tokens destroyed; False when nothing matched."""
-        now = utcnow()
         conditions = [ZoomConnection.id == connection_id, ZoomConnection.status == "active"]
         if expected_version is not None:
             conditions.append(ZoomConnection.token_version == expected_version)
@@ -378,11 +561,7 @@ class TokenManager:
             result = await s.exec(
                 update(ZoomConnection)
                 .where(*conditions)
-                .values(
-                    status="expired", status_reason=reason, status_changed_at=now,
-                    access_token_enc=None, refresh_token_enc=None, access_expires_at=None,
-                    token_version=ZoomConnection.token_version + 1,
-                )
+                .values(**tokens_destroyed("expired", reason, utcnow()))
             )
             await s.commit()
         return result.rowcount == 1
@@ -411,6 +590,21 @@ class TokenManager:
     def _decrypt(self, row: ZoomConnection, field: str) -> str:
         return self._services.cipher.decrypt(getattr(row, field), table=TABLE, row_id=row.id, field=field)
 
+    async def _stored_access(self, row: ZoomConnection) -> tuple[str, int]:
+        """(the row's access token, its token_version), or what `_undecryptable` says."""
+        try:
+            return self._decrypt(row, ACCESS_FIELD), row.token_version
+        except DecryptionError as exc:
+            raise await self._undecryptable(row, ACCESS_FIELD, exc) from None
+
+    def _missing_key_id(self, ciphertext: str) -> str | None:
+        """The key id `ciphertext` names when this process does not load it, else None."""
+        try:
+            kid = self._services.cipher.key_id_of(ciphertext)
+        except DecryptionError:
+            return None  # garbled: no key would help
+        return None if kid in self._services.settings.encryption_keys else kid
+
     def _lock(self, name: str):
         # thread_local=False: one event loop runs many holders; the token lives on the object.
         return self._services.redis.lock(
@@ -425,13 +619,6 @@ class TokenManager:
         except LockError:
             # It lapsed (a very slow refresh); the version check kept the data right anyway.
             log.warning("zoom token lock %s had expired before release", lock.name)
-
-    def _oauth(self) -> ZoomOAuth:
-        st = self._services.settings
-        if not st.zoom_client_id or not st.zoom_client_secret:
-            raise ZoomClientAuthError("ZOOM_CLIENT_ID / ZOOM_CLIENT_SECRET are not set")
-        return ZoomOAuth(self._services.http, st.zoom_oauth_base_url, st.zoom_client_id,
-                         st.zoom_client_secret)
 
     def _s2s(self) -> ZoomS2S:
         st = self._services.settings

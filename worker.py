@@ -12,6 +12,7 @@ import asyncio
 import logging
 import signal
 import sys
+from datetime import timedelta
 
 from temporalio.worker import Worker
 
@@ -20,11 +21,16 @@ from settings import ConfigError, load_settings
 from metrics import serve_worker_metrics, worker_metrics_port
 from temporal_setup import ensure_search_attributes, ensure_token_refresh_schedule
 
+# On shutdown, running activities get this long to finish before they are cancelled: enough for
+# a token refresh in flight (two token calls of 15 s) to save what Zoom rotated.
+GRACEFUL_SHUTDOWN = timedelta(seconds=30)
+
 
 def build_worker(client, services: Services, task_queue: str = TASK_QUEUE, **options) -> Worker:
     from activities import build_activities
     from workflows import WORKFLOWS
 
+    options.setdefault("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN)
     return Worker(
         client,
         task_queue=task_queue,

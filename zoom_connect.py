@@ -16,11 +16,18 @@ import logging
 import secrets
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from models import ZoomConnection, new_id, utcnow
-from token_manager import ACCESS_FIELD, REFRESH_FIELD, TABLE
+from token_manager import (
+    ACCESS_FIELD,
+    REFRESH_FIELD,
+    TABLE,
+    tokens_destroyed,
+    zoom_oauth,
+)
 from zoom.client import ZoomApi
 from zoom.errors import ZoomError, ZoomGrantDead
 from zoom.oauth import TokenSet, ZoomOAuth, authorize_url, new_pkce_pair
@@ -35,10 +42,6 @@ log = logging.getLogger("zoom_connect")
 
 STATE_TTL_SECONDS = 600
 _STATE_PREFIX = "zoom:connect-state:"
-
-
-class ZoomNotConfigured(Exception):
-    """ZOOM_CLIENT_ID / _SECRET are not set: this server cannot connect orgs to Zoom."""
 
 
 @dataclass
@@ -56,20 +59,13 @@ def state_key(state: str) -> str:
     return _STATE_PREFIX + hashlib.sha256(state.encode()).hexdigest()
 
 
-def _oauth(services) -> ZoomOAuth:
-    st = services.settings
-    if not (st.zoom_client_id and st.zoom_client_secret):
-        raise ZoomNotConfigured()
-    return ZoomOAuth(services.http, st.zoom_oauth_base_url, st.zoom_client_id, st.zoom_client_secret)
-
-
 def _verifier_binding(key: str) -> dict[str, str]:
     return {"table": "redis", "row_id": key, "field": "code_verifier"}
 
 
 async def start_connect(services, org_id: str) -> str:
     """A fresh authorize URL for `org_id`; its state works once, for 10 minutes."""
-    _oauth(services)  # fail before storing anything when Zoom is not configured
+    zoom_oauth(services)  # fail before storing anything when Zoom is not configured
     st = services.settings
     state = secrets.token_urlsafe(32)
     pkce = new_pkce_pair()
@@ -104,7 +100,7 @@ async def finish_connect(
     services, *, state: str | None, code: str | None, error: str | None
 ) -> ZoomConnection:
     """Handle Zoom's redirect: consume the state, exchange the code, read the user, store."""
-    oauth = _oauth(services)
+    oauth = zoom_oauth(services)
     org_id, verifier = await _take_state(services, state)
     if error:
         denied = error == "access_denied"
@@ -203,13 +199,15 @@ async def _store_once(services, org_id: str, me: dict, user_id: str, account_id:
             .with_for_update()
         )).all()
         for other in others:
-            other.status, other.status_reason, other.status_changed_at = (
-                "expired", ZOOM_USER_CONNECTED_ELSEWHERE, now)
-            other.access_token_enc = other.refresh_token_enc = other.access_expires_at = None
-            other.token_version += 1
-            other.warnings = [w for w in other.warnings
-                              if w.get("code") != ZOOM_USER_CONNECTED_ELSEWHERE] + [taken_over_warning()]
-            s.add(other)
+            kept = [w for w in other.warnings
+                    if w.get("code") != ZOOM_USER_CONNECTED_ELSEWHERE] + [taken_over_warning()]
+            await s.exec(
+                update(ZoomConnection)
+                .where(ZoomConnection.id == other.id)
+                .values(**tokens_destroyed("expired", ZOOM_USER_CONNECTED_ELSEWHERE, now),
+                        warnings=kept)
+                .execution_options(synchronize_session=False)
+            )
             log.warning("zoom connection %s expired: its Zoom user was connected by org %s",
                         other.id, org_id)
 

@@ -5,6 +5,12 @@ status `disconnected` or `revoked`, so that meetings, recordings and transcripts
 their link to it and nothing historical is deleted (promise 7). A revoke that fails at Zoom does not
 keep the connection alive here: without the tokens Converge cannot act for the org any more, and
 the answer says so, so the org can also remove the app in Zoom.
+
+A disconnect holds the connection's refresh lock while it destroys the tokens: a refresh in flight
+finishes and saves first, and the pair revoked at Zoom is the one Zoom last handed out (a refresh
+that still loses the race revokes its own pair, token_manager). An `app_deauthorized` only ends
+connections made before the user removed the app: Zoom retries a delivery for up to ~90 minutes,
+and a late retry must not end the connection the user made again since.
 """
 
 from __future__ import annotations
@@ -18,9 +24,15 @@ from sqlmodel import select
 
 from models import ZoomConnection, utcnow
 from token_cipher import DecryptionError
-from token_manager import ACCESS_FIELD, REFRESH_FIELD, TABLE
+from token_manager import (
+    ACCESS_FIELD,
+    REFRESH_FIELD,
+    TABLE,
+    ZoomNotConfigured,
+    tokens_destroyed,
+    zoom_oauth,
+)
 from zoom.errors import ZoomBadRequest, ZoomError, ZoomGrantDead
-from zoom.oauth import ZoomOAuth
 from zoom.webhooks import DeauthorizationPayload
 
 log = logging.getLogger("zoom_disconnect")
@@ -52,6 +64,10 @@ class NotConnected(Exception):
         super().__init__(status)
 
 
+class ConnectionBusy(Exception):
+    """The connection's tokens kept changing under the disconnect; nothing was changed."""
+
+
 @dataclass
 class DisconnectResult:
     connection: ZoomConnection
@@ -61,9 +77,27 @@ class DisconnectResult:
 
 async def disconnect(services, org_id: str) -> DisconnectResult:
     """Destroy the org's tokens, mark the connection disconnected, then revoke at Zoom."""
+    row = await _connection_of(services, org_id)
+    if row is None or row.status == "disconnected":
+        raise NotConnected(row.status if row else "not_connected")
+    async with services.tokens.refresh_lock(row.id):
+        row, tokens = await _destroy_tokens(services, org_id)
+    outcome = await _revoke(services, tokens) if tokens else NOT_NEEDED
+    log.info("org %s disconnected zoom connection %s (revoke at zoom: %s)", org_id, row.id, outcome)
+    async with services.db.session() as s:
+        current = (await s.exec(select(ZoomConnection).where(ZoomConnection.id == row.id))).one()
+    return DisconnectResult(current, outcome, _REVOKE_MESSAGES[outcome])
+
+
+async def _connection_of(services, org_id: str) -> ZoomConnection | None:
+    async with services.db.session() as s:
+        return (await s.exec(select(ZoomConnection).where(ZoomConnection.org_id == org_id))).first()
+
+
+async def _destroy_tokens(services, org_id: str) -> tuple[ZoomConnection, list[str]]:
+    """Mark the connection disconnected with its tokens gone; (the row as read, its tokens)."""
     for _ in range(5):
-        async with services.db.session() as s:
-            row = (await s.exec(select(ZoomConnection).where(ZoomConnection.org_id == org_id))).first()
+        row = await _connection_of(services, org_id)
         if row is None or row.status == "disconnected":
             raise NotConnected(row.status if row else "not_connected")
         tokens = [t for t in (_plain(services, row, ACCESS_FIELD), _plain(services, row, REFRESH_FIELD)) if t]
@@ -74,21 +108,12 @@ async def disconnect(services, org_id: str) -> DisconnectResult:
             result = await s.exec(
                 update(ZoomConnection)
                 .where(ZoomConnection.id == row.id, ZoomConnection.token_version == row.token_version)
-                .values(status="disconnected", status_reason=None, status_changed_at=now,
-                        disconnected_at=now, warnings=[], access_token_enc=None,
-                        refresh_token_enc=None, access_expires_at=None,
-                        token_version=ZoomConnection.token_version + 1)
+                .values(**tokens_destroyed("disconnected", None, now), disconnected_at=now, warnings=[])
             )
             await s.commit()
         if result.rowcount == 1:
-            break
-    else:
-        raise RuntimeError("the Zoom connection kept changing during disconnect; try again")
-    outcome = await _revoke(services, tokens) if tokens else NOT_NEEDED
-    log.info("org %s disconnected zoom connection %s (revoke at zoom: %s)", org_id, row.id, outcome)
-    async with services.db.session() as s:
-        current = (await s.exec(select(ZoomConnection).where(ZoomConnection.id == row.id))).one()
-    return DisconnectResult(current, outcome, _REVOKE_MESSAGES[outcome])
+            return row, tokens
+    raise ConnectionBusy()
 
 
 def _plain(services, row: ZoomConnection, field: str) -> str | None:
@@ -104,10 +129,10 @@ def _plain(services, row: ZoomConnection, field: str) -> str | None:
 
 async def _revoke(services, tokens: list[str]) -> str:
     """Revoke with the access token; if Zoom calls it invalid, try the refresh token."""
-    st = services.settings
-    if not (st.zoom_client_id and st.zoom_client_secret):
+    try:
+        oauth = zoom_oauth(services)
+    except ZoomNotConfigured:
         return FAILED
-    oauth = ZoomOAuth(services.http, st.zoom_oauth_base_url, st.zoom_client_id, st.zoom_client_secret)
     for token in tokens:
         try:
             await oauth.revoke(token)
@@ -130,30 +155,39 @@ def _parse_time(text: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+def _deauthorized_at(payload: DeauthorizationPayload) -> datetime:
+    """When the user removed the app: Zoom's deauthorization_time, else the event's own time,
+    else now (then any connection made before this moment is the one it means)."""
+    when = _parse_time(payload.deauthorization_time)
+    if when is None and payload.event_ts:
+        when = datetime.fromtimestamp(payload.event_ts / 1000, tz=timezone.utc)
+    return when or utcnow()
+
+
 async def handle_app_deauthorized(services, payload: DeauthorizationPayload | dict) -> int:
     """The Zoom user removed Converge's app: their connection(s) become `revoked`, tokens gone.
 
     Returns how many connections changed (0 for a repeated event or an unknown user). Matched by
-    Zoom user id and account id, which connect stored for exactly this; an event for another app
-    (client_id) is ignored. Meetings and recordings stay whatever `user_data_retention` says:
-    they belong to the org's booking history, not to Zoom."""
+    Zoom user id and account id, which connect stored for exactly this, and only connections made
+    before the removal: a delayed or retried event must not end a reconnect made after it. An
+    event for another app (client_id) is ignored. Meetings and recordings stay whatever
+    `user_data_retention` says: they belong to the org's booking history, not to Zoom."""
     if not isinstance(payload, DeauthorizationPayload):
         payload = DeauthorizationPayload.model_validate(payload)
     own_client = services.settings.zoom_client_id
     if payload.client_id and own_client and payload.client_id != own_client:
         return 0
+    when = _deauthorized_at(payload)
     conditions = [ZoomConnection.zoom_user_id == payload.user_id,
-                  ZoomConnection.status.in_(("active", "expired"))]
+                  ZoomConnection.status.in_(("active", "expired")),
+                  ZoomConnection.connected_at < when]
     if payload.account_id:
         conditions.append(ZoomConnection.zoom_account_id == payload.account_id)
-    when = _parse_time(payload.deauthorization_time) or utcnow()
     async with services.db.session() as s:
         result = await s.exec(
             update(ZoomConnection)
             .where(*conditions)
-            .values(status="revoked", status_reason=APP_DEAUTHORIZED, status_changed_at=when,
-                    access_token_enc=None, refresh_token_enc=None, access_expires_at=None,
-                    token_version=ZoomConnection.token_version + 1)
+            .values(**tokens_destroyed("revoked", APP_DEAUTHORIZED, when))
             .returning(ZoomConnection.id)
         )
         ids = [r[0] for r in result.all()]

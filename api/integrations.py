@@ -13,8 +13,9 @@ from api.auth import require_org
 from api.errors import ApiError
 from api.openapi import documented
 from models import ZoomConnection
-from zoom_connect import ConnectFailed, ZoomNotConfigured, finish_connect, start_connect
-from zoom_disconnect import NotConnected, disconnect
+from token_manager import ZoomNotConfigured
+from zoom_connect import ConnectFailed, finish_connect, start_connect
+from zoom_disconnect import ConnectionBusy, NotConnected, disconnect
 
 routes = web.RouteTableDef()
 
@@ -124,7 +125,7 @@ def _error_page(base: str, status: int, title: str, message: str, retry: str | N
 
 @routes.delete("/v1/orgs/{org}/integrations/zoom")
 @documented("Disconnect Zoom: revoke at Zoom, destroy the tokens, keep every meeting and recording; "
-            "404 when there is no connection to disconnect", response=DisconnectOut)
+            "404 when there is no connection to disconnect", response=DisconnectOut, errors=(409,))
 async def delete_zoom_connection(request: web.Request) -> web.Response:
     org = await require_org(request)
     try:
@@ -133,6 +134,10 @@ async def delete_zoom_connection(request: web.Request) -> web.Response:
         raise ApiError(404, "zoom_not_connected",
                        f"This organization has no Zoom connection to disconnect (status: {exc.status}); "
                        "nothing was changed.") from None
+    except ConnectionBusy:
+        raise ApiError(409, "zoom_connection_busy",
+                       "The Zoom connection's tokens kept changing while disconnecting (a refresh or "
+                       "reconnect was under way); nothing was changed. Try again in a few seconds.") from None
     out = DisconnectOut(**status_view(result.connection).model_dump(), zoom_revoke=result.zoom_revoke,
                         message=result.message)
     return web.json_response(out.model_dump(mode="json"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 from datetime import timedelta
 
@@ -17,18 +16,18 @@ from sqlmodel import select
 
 from models import Booking, IdiSession, Meeting, RecordingFile, utcnow
 from tests.conftest import start_api
-from tests.connections.helpers import connect, fresh_zoom_user, row_of, tokens_of
+from tests.connections.helpers import (
+    WEBHOOK_SECRET,
+    connect,
+    deauthorized,
+    fresh_zoom_user,
+    row_of,
+    signed,
+    tokens_of,
+    works,
+)
 from zoom.webhooks import sign
 from zoom_disconnect import handle_app_deauthorized
-
-WEBHOOK_SECRET = "emu-webhook-secret"  # what zoom_env() configures and the emulator signs with
-
-
-async def works(emulator, token: str) -> bool:
-    async with httpx.AsyncClient() as c:
-        r = await c.get(f"{emulator.api_base_url}/users/me", headers={"Authorization": f"Bearer {token}"})
-    return r.status_code == 200
-
 
 async def add_history(services, org_id: str, connection_id: str) -> tuple[str, str]:
     """A past interview under the org's Zoom: session, booking, meeting, one stored recording."""
@@ -55,19 +54,6 @@ async def history_of(services, meeting_id: str, recording_id: str):
         meeting = (await s.exec(select(Meeting).where(Meeting.id == meeting_id))).first()
         recording = (await s.exec(select(RecordingFile).where(RecordingFile.id == recording_id))).first()
     return meeting, recording
-
-
-def signed(body: dict, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> tuple[bytes, dict]:
-    raw = json.dumps(body, separators=(",", ":")).encode()
-    ts = str(timestamp if timestamp is not None else int(time.time()))
-    return raw, {"x-zm-request-timestamp": ts, "x-zm-signature": sign(secret, ts, raw),
-                 "Content-Type": "application/json"}
-
-
-def deauthorized(row) -> dict:
-    return {"event": "app_deauthorized", "payload": {
-        "account_id": row.zoom_account_id, "user_id": row.zoom_user_id, "client_id": "emu-client-id",
-        "deauthorization_time": "2026-02-01T10:00:00.000Z", "signature": "x", "event_ts": 1}}
 
 
 async def test_disconnect_revokes_destroys_tokens_and_keeps_meetings(api, emulator):
