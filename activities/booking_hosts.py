@@ -16,13 +16,19 @@ from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.host_pool import Slot, hold, take_free_host
-from models import Meeting, Organization, ZoomConnection
+from activities.host_pool import CreateInFlight, Slot, hold, take_free_host
+from models import Meeting, Organization, ZoomConnection, utcnow
 from models import HostReservation
-from token_manager import ConnectionUnavailable
+from token_manager import REFRESH_FAILED, ConnectionUnavailable
 from workflows.types import BookingHost, Failure, ResolveHostInput
+from zoom.errors import ZoomError, ZoomTransientError
 
 log = logging.getLogger("booking.hosts")
+
+# A token endpoint failing this many attempts in a row (about 6 s of Temporal backoff), or within
+# this long of the interview, sends the booking to the system account (reason refresh_failed).
+REFRESH_ATTEMPTS = 3
+REFRESH_GRACE_BEFORE_START = timedelta(hours=1)
 
 
 def org_label(org_name: str) -> str:
@@ -43,13 +49,21 @@ class BookingHostActivities:
         pinned = await self._pinned(inp, org_name)
         if pinned is not None:
             return pinned
-        reason = inp.skip_org_reason
-        if reason is None:
-            chosen = await self._org_host(inp, org_name)
-            if isinstance(chosen, BookingHost):
-                return chosen
-            reason = chosen
-        return await self._system_host(inp, reason)
+        try:
+            reason = inp.skip_org_reason
+            if reason is None:
+                chosen = await self._org_host(inp, org_name)
+                if isinstance(chosen, BookingHost):
+                    return chosen
+                reason = chosen
+            return await self._system_host(inp, reason)
+        except CreateInFlight:
+            # Another attempt of this booking (a worker presumed dead) sent a create meanwhile:
+            # its host stays, so answer with that one.
+            pinned = await self._pinned(inp, org_name)
+            if pinned is None:
+                raise
+            return pinned
 
     async def _pinned(self, inp: ResolveHostInput, org_name: str) -> BookingHost | None:
         """The host this booking already has: its meeting's, or a reservation still in force."""
@@ -61,12 +75,7 @@ class BookingHostActivities:
         if meeting is not None:
             return _host(meeting.host_kind, meeting.connection_id, meeting.host_email,
                          meeting.fallback_reason, org_name)
-        if held is None:
-            return None
-        # A create may have reached Zoom on this host: it must stay, whatever else happened.
-        maybe_created = held.create_sent_at is not None
-        if maybe_created or (held.status == "held" and not (
-                inp.skip_org_reason and held.host_kind == "org")):
+        if held is not None and (_create_may_have_reached_zoom(held) or _still_in_force(held, inp)):
             return _host(held.host_kind, held.connection_id, held.host_key, held.fallback_reason,
                          org_name)
         return None
@@ -90,6 +99,15 @@ class BookingHostActivities:
             log.info("booking %s: org %s connection unavailable (%s), using the system account",
                      inp.booking_id, inp.org_id, reason)
             return reason
+        except ZoomError as exc:
+            # The refresh failed without killing the grant (Zoom's token endpoint down, or our
+            # OAuth app refused): product doc §11 falls back rather than leave the booking
+            # waiting. A hiccup gets a few tries first, unless the interview is close.
+            if isinstance(exc, ZoomTransientError) and not _stop_waiting_for_refresh(inp):
+                raise
+            log.warning("booking %s: org %s token refresh failed (%s), using the system account",
+                        inp.booking_id, inp.org_id, exc)
+            return REFRESH_FAILED
         async with services.db.session() as s:
             await hold(s, _slot(inp), host_kind="org", host_key=conn.id, connection_id=conn.id,
                        fallback_reason=None)
@@ -136,6 +154,29 @@ def fallback_reason(status: str, status_reason: str | None) -> str:
     if status == "expired" and status_reason:
         return status_reason
     return status
+
+
+def _create_may_have_reached_zoom(held: HostReservation) -> bool:
+    """A create was sent on this host and its outcome is unknown: the host must stay, whatever
+    else happened (moving could make a second meeting)."""
+    return held.create_sent_at is not None
+
+
+def _org_host_refused(held: HostReservation, inp: ResolveHostInput) -> bool:
+    """Zoom refused the org's user before any meeting existed there: the booking moves on."""
+    return inp.skip_org_reason is not None and held.host_kind == "org"
+
+
+def _still_in_force(held: HostReservation, inp: ResolveHostInput) -> bool:
+    """A held reservation keeps its host across retries, unless that is an org host Zoom refused."""
+    return held.status == "held" and not _org_host_refused(held, inp)
+
+
+def _stop_waiting_for_refresh(inp: ResolveHostInput) -> bool:
+    """Whether a token endpoint that keeps failing has had its chance: a few attempts, or less
+    when the interview is close (its meeting must exist before anyone tries to join)."""
+    close = inp.start_time - utcnow() < REFRESH_GRACE_BEFORE_START
+    return activity.info().attempt >= REFRESH_ATTEMPTS or close
 
 
 def _slot(inp: ResolveHostInput) -> Slot:

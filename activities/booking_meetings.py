@@ -15,6 +15,7 @@ import asyncio
 import logging
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
+from typing import Awaitable, TypeVar
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +25,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.booking_hosts import fallback_reason
 from activities.host_pool import Slot, capacity_of, has_room
+from meeting_host import MeetingHostChanged, check_meeting_host, meeting_api
 from models import Booking, IdiSession, Meeting, ZoomConnection, utcnow
 from models import HostReservation
 from token_manager import ConnectionUnavailable
@@ -38,6 +40,7 @@ from workflows.types import (
 from zoom.client import ZoomApi
 from zoom.errors import (
     ZoomBadRequest,
+    ZoomClientAuthError,
     ZoomDailyLimit,
     ZoomError,
     ZoomHostingNotAllowed,
@@ -47,10 +50,15 @@ from zoom.errors import (
     ZoomUserNotFound,
 )
 from zoom.ids import meeting_id_str
+from zoom_connect import _display_name as display_name
 
 log = logging.getLogger("booking.meetings")
+T = TypeVar("T")
 
 BOOKING_MARK = "converge-booking:"
+# A Zoom refusal we cannot place (say, a token still rejected after a fresh one) gets this many
+# attempts, then ends the call: retrying it until the interview starts would hide it from ops.
+REFUSAL_ATTEMPTS = 3
 
 
 def booking_reference(booking_id: str) -> str:
@@ -119,7 +127,10 @@ class BookingMeetingActivities:
         async with heartbeating():
             api, user_ref, host_email, host_name = await self._host_api(host)
             try:
-                found = await self._find_at_zoom(api, user_ref, booking, session)
+                # Only a create sent before (its answer lost, its worker killed) can have left a
+                # meeting there: a first attempt spends none of the host's rate limit on a list.
+                found = (await self._find_at_zoom(api, user_ref, booking, session)
+                         if _create_maybe_sent(reservation) else None)
             except ConnectionUnavailable as exc:
                 raise self._org_unavailable(
                     host, _reason(exc),
@@ -128,14 +139,14 @@ class BookingMeetingActivities:
             except ZoomTransientError:
                 raise
             except ZoomError as exc:  # a definite answer: no such user, missing scope, ...
-                raise await self._refused(host, exc) from None
+                raise await self._refused(host, exc, api) from None
             if found is not None:
                 log.info("booking %s: found its meeting at Zoom, saving it", booking.id)
                 return await self._save(booking, host, found, host_email, host_name, api)
 
             await self._create_sent(booking.id, True)
             try:
-                created = await api.create_meeting(user_ref, meeting_body(booking, session))
+                created = await _see_through(api.create_meeting(user_ref, meeting_body(booking, session)))
             except ZoomTransientError as exc:
                 # Zoom may have made it anyway; the next attempt looks before it creates again.
                 raise ApplicationError(
@@ -149,7 +160,7 @@ class BookingMeetingActivities:
                 raise self._org_unavailable(host, _reason(exc), maybe_created=False) from None
             except ZoomError as exc:
                 await self._create_sent(booking.id, False)
-                raise await self._refused(host, exc) from None
+                raise await self._refused(host, exc, api) from None
             return await self._save(booking, host, created, host_email, host_name, api)
 
     async def _host_api(self, host: BookingHost) -> tuple[ZoomApi, str, str, str]:
@@ -171,9 +182,11 @@ class BookingMeetingActivities:
         except ConnectionUnavailable as exc:
             raise _permanent(Failure.SYSTEM_HOST_MISSING,
                              f"Converge's system Zoom account is not usable ({exc.reason}).") from None
-        name = (profile.get("display_name") or
-                f"{profile.get('first_name', '')} {profile.get('last_name', '')}".strip() or "Converge")
-        return api, host.system_host, host.system_host, name
+        except ZoomTransientError:
+            raise
+        except ZoomError as exc:  # the S2S app's credentials or scopes, or a token still refused
+            raise await self._refused(host, exc) from None
+        return api, host.system_host, host.system_host, display_name(profile) or "Converge"
 
     async def _find_at_zoom(self, api: ZoomApi, user_ref: str, booking: Booking,
                             session: IdiSession) -> dict | None:
@@ -241,11 +254,14 @@ class BookingMeetingActivities:
         return _permanent(Failure.ORG_HOST_UNAVAILABLE,
                           f"The organization's Zoom connection is unavailable ({reason}).", reason)
 
-    async def _user_gone(self, host: BookingHost) -> ApplicationError:
+    async def _user_gone(self, host: BookingHost, api: ZoomApi | None) -> ApplicationError:
         if host.kind == "org":
             # The connected Zoom user was deleted or left the account: nothing can be hosted
-            # there until the org reconnects (zoom-facts §5, code 1001).
-            await self._services.tokens.mark_expired(host.connection_id, "zoom_user_not_found")
+            # there until the org reconnects (zoom-facts §5, code 1001). Only the grant Zoom
+            # answered about expires, not a reconnect made a moment ago.
+            await self._services.tokens.mark_expired(
+                host.connection_id, "zoom_user_not_found",
+                expected_version=getattr(api, "token_version", None))
             return _permanent(Failure.ORG_HOST_UNAVAILABLE,
                               "The connected Zoom user no longer exists (Zoom code 1001).",
                               "zoom_user_not_found")
@@ -253,7 +269,8 @@ class BookingMeetingActivities:
                           f"The system host {host.system_host} no longer exists in Converge's "
                           "Zoom account; Converge support must fix ZOOM_SYSTEM_HOSTS.")
 
-    async def _refused(self, host: BookingHost, exc: ZoomError) -> ApplicationError:
+    async def _refused(self, host: BookingHost, exc: ZoomError,
+                       api: ZoomApi | None = None) -> ApplicationError:
         """A definite "no" from Zoom on the create: nothing was made."""
         who = "The connected Zoom user" if host.kind == "org" else f"Converge's system host {host.system_host}"
         if isinstance(exc, ZoomHostingNotAllowed):
@@ -269,18 +286,17 @@ class BookingMeetingActivities:
                               f"it resets at {zoom_time(exc.retry_at)}.",
                               exc.retry_at.astimezone(timezone.utc).isoformat())
         if isinstance(exc, ZoomUserNotFound):
-            return await self._user_gone(host)
-        if isinstance(exc, ZoomMissingScope):
-            return _permanent(Failure.ZOOM_REJECTED,
-                              "Zoom says Converge lacks a permission to create meetings for this "
-                              "user (missing scope). Reconnect Zoom under Integrations and approve "
-                              "every permission, then book again.")
+            return await self._user_gone(host, api)
+        misconfigured = _configuration_refused(exc, host.kind)
+        if misconfigured is not None:
+            return misconfigured
         if isinstance(exc, (ZoomBadRequest, ZoomMeetingNotFound)):
             return _permanent(Failure.ZOOM_REJECTED,
                               f"Zoom refused to create the meeting: {exc}. Book again; contact "
                               "Converge support if it keeps happening.")
-        # Anything else (e.g. a token still refused after a refresh): try again with backoff.
-        return ApplicationError(f"Zoom did not create the meeting: {exc}", type=type(exc).__name__)
+        # Anything else (e.g. a token still refused after a refresh): a few tries with backoff.
+        return _retry_a_few_times(exc, "create the meeting",
+                                  "Book the interview again; contact Converge support if it keeps happening.")
 
     # --- reschedule -------------------------------------------------------------------------
 
@@ -291,49 +307,20 @@ class BookingMeetingActivities:
             raise _permanent(Failure.NOT_RESCHEDULABLE,
                              "The booking has no Zoom meeting yet; try again once it is scheduled.")
         end = inp.start_time + timedelta(minutes=inp.duration_minutes)
-        api = self._api_of(meeting)
-        # For a system host the slot check, the PATCH and the saved window form one transaction
-        # under the host's lock: a refusal leaves the old time everywhere, and no other booking
-        # can take the slot in between.
+        api = await self._api_of(meeting)
+        # The slot moves first, in a short transaction (for a system host: checked and moved under
+        # its lock, so no other booking takes the new time meanwhile). Zoom is asked only after
+        # that commits: a slow PATCH must not hold the lock every system-host booking queues on.
+        # If Zoom does not take the new time, the old window is given back.
+        old = await self._move_reservation(meeting, inp.start_time, end)
+        try:
+            async with heartbeating():
+                await self._patch_time(api, meeting, inp)
+        except BaseException:
+            await asyncio.shield(self._restore_reservation(inp.booking_id, old, (inp.start_time, end)))
+            raise
+        now = utcnow()
         async with self._services.db.session() as s:
-            if meeting.host_kind == "system":
-                host = capacity_of(self._services.settings.system_hosts, meeting.host_email)
-                if not await has_room(s, host, Slot(meeting.booking_id, meeting.org_id, inp.start_time, end)):
-                    raise _permanent(
-                        Failure.SYSTEM_HOSTS_FULL,
-                        f"The system Zoom host of this meeting ({meeting.host_email}) is fully "
-                        f"booked at the new time (capacity {host.capacity}); the meeting keeps its "
-                        "old time. Pick another time, or cancel and book again.",
-                    )
-            try:
-                async with heartbeating():
-                    await api.update_meeting(meeting.zoom_meeting_id, {
-                        "start_time": zoom_time(inp.start_time),
-                        "duration": inp.duration_minutes,
-                        "timezone": "UTC",
-                    })
-            except ConnectionUnavailable as exc:
-                raise _permanent(
-                    Failure.ORG_CONNECTION_LOST,
-                    f"The meeting is hosted on your Zoom account, and the Zoom connection is "
-                    f"{exc.reason}. Reconnect Zoom under Integrations, then reschedule again; the "
-                    "meeting keeps its old time.",
-                ) from None
-            except ZoomMeetingNotFound:
-                raise _permanent(Failure.MEETING_GONE,
-                                 f"Zoom meeting {meeting.zoom_meeting_id} no longer exists (deleted in "
-                                 "Zoom?). Cancel this booking and book the interview again.") from None
-            except ZoomDailyLimit as exc:
-                raise _permanent(Failure.DAILY_LIMIT,
-                                 f"The meeting's host reached Zoom's daily limit of meeting creations "
-                                 f"and updates; try again after {zoom_time(exc.retry_at)}. The "
-                                 "meeting keeps its old time.") from None
-            except (ZoomBadRequest, ZoomMissingScope, ZoomHostingNotAllowed) as exc:
-                raise _permanent(Failure.ZOOM_REJECTED,
-                                 f"Zoom refused the new time: {exc}. The meeting keeps its old time.") from None
-            now = utcnow()
-            await s.exec(update(HostReservation).where(HostReservation.booking_id == inp.booking_id)
-                         .values(start_time=inp.start_time, end_time=end, updated_at=now))
             await s.exec(update(Meeting).where(Meeting.booking_id == inp.booking_id)
                          .values(start_time=inp.start_time, duration_minutes=inp.duration_minutes))
             await s.exec(update(Booking).where(Booking.id == inp.booking_id)
@@ -342,30 +329,139 @@ class BookingMeetingActivities:
             await s.commit()
         return _ref(meeting)
 
+    async def _move_reservation(self, meeting: Meeting, start: datetime,
+                                end: datetime) -> tuple[datetime, datetime] | None:
+        """Move the booking's reserved window; returns the old one (None: nothing reserved)."""
+        async with self._services.db.session() as s:
+            if meeting.host_kind == "system":
+                host = capacity_of(self._services.settings.system_hosts, meeting.host_email)
+                if not await has_room(s, host, Slot(meeting.booking_id, meeting.org_id, start, end)):
+                    raise _permanent(
+                        Failure.SYSTEM_HOSTS_FULL,
+                        f"The system Zoom host of this meeting ({meeting.host_email}) is fully "
+                        f"booked at the new time (capacity {host.capacity}); the meeting keeps its "
+                        "old time. Pick another time, or cancel and book again.",
+                    )
+            held = (await s.exec(
+                select(HostReservation).where(HostReservation.booking_id == meeting.booking_id)
+            )).first()
+            if held is None:
+                return None
+            old = (held.start_time, held.end_time)
+            await s.exec(update(HostReservation).where(HostReservation.id == held.id)
+                         .values(start_time=start, end_time=end, updated_at=utcnow()))
+            await s.commit()
+        return old
+
+    async def _restore_reservation(self, booking_id: str, old: tuple[datetime, datetime] | None,
+                                   moved_to: tuple[datetime, datetime]) -> None:
+        """Zoom kept the old time: so does the reservation (unless something moved it since)."""
+        if old is None:
+            return
+        async with self._services.db.session() as s:
+            await s.exec(update(HostReservation)
+                         .where(HostReservation.booking_id == booking_id,
+                                HostReservation.start_time == moved_to[0],
+                                HostReservation.end_time == moved_to[1])
+                         .values(start_time=old[0], end_time=old[1], updated_at=utcnow()))
+            await s.commit()
+
+    async def _patch_time(self, api: ZoomApi, meeting: Meeting, inp: RescheduleMeetingInput) -> None:
+        try:
+            await api.update_meeting(meeting.zoom_meeting_id, {
+                "start_time": zoom_time(inp.start_time),
+                "duration": inp.duration_minutes,
+                "timezone": "UTC",
+            })
+        except ConnectionUnavailable as exc:
+            raise _permanent(
+                Failure.ORG_CONNECTION_LOST,
+                f"The meeting is hosted on your Zoom account, and the Zoom connection is "
+                f"{exc.reason}. Reconnect Zoom under Integrations, then reschedule again; the "
+                "meeting keeps its old time.",
+            ) from None
+        except ZoomMeetingNotFound:
+            await self._check_host(meeting)  # "gone" for another user's token means nothing
+            raise _permanent(Failure.MEETING_GONE,
+                             f"Zoom meeting {meeting.zoom_meeting_id} no longer exists (deleted in "
+                             "Zoom?). Cancel this booking and book the interview again.") from None
+        except ZoomDailyLimit as exc:
+            raise _permanent(Failure.DAILY_LIMIT,
+                             f"The meeting's host reached Zoom's daily limit of meeting creations "
+                             f"and updates; try again after {zoom_time(exc.retry_at)}. The "
+                             "meeting keeps its old time.") from None
+        except (ZoomBadRequest, ZoomMissingScope, ZoomHostingNotAllowed, ZoomClientAuthError) as exc:
+            raise _permanent(Failure.ZOOM_REJECTED,
+                             f"Zoom refused the new time: {exc}. The meeting keeps its old time.") from None
+
     # --- delete -----------------------------------------------------------------------------
 
     @activity.defn(name="delete_booking_meeting")
     async def delete_booking_meeting(self, inp: DeleteMeetingInput) -> None:
         meeting = await self._meeting(inp.booking_id)
-        if meeting is not None and meeting.status != "deleted":
-            try:
-                async with heartbeating():
-                    # A meeting already gone at Zoom counts as deleted (ZoomApi.delete_meeting).
-                    await self._api_of(meeting).delete_meeting(meeting.zoom_meeting_id)
-            except ConnectionUnavailable as exc:
-                raise _permanent(Failure.ORG_CONNECTION_LOST,
-                                 f"your Zoom connection is {exc.reason}") from None
+        try:
+            async with heartbeating():
+                if meeting is None:
+                    await self._delete_unsaved(inp.booking_id)
+                elif meeting.status != "deleted":
+                    # A meeting already gone at Zoom counts as deleted (ZoomApi.delete_meeting),
+                    # unless the org reconnected as another user meanwhile: then "gone" was
+                    # about that user's meetings, and this one may still be there.
+                    await (await self._api_of(meeting)).delete_meeting(meeting.zoom_meeting_id)
+                    await self._check_host(meeting)
+        except ConnectionUnavailable as exc:
+            raise _permanent(Failure.ORG_CONNECTION_LOST,
+                             f"your Zoom connection is {exc.reason}") from None
+        except ZoomTransientError:
+            raise
+        except ZoomError as exc:
+            raise (_configuration_refused(exc, meeting.host_kind if meeting else "system")
+                   or _retry_a_few_times(exc, "delete the meeting")) from None
         async with self._services.db.session() as s:
             await s.exec(update(Meeting).where(Meeting.booking_id == inp.booking_id).values(status="deleted"))
             await s.exec(update(HostReservation).where(HostReservation.booking_id == inp.booking_id)
-                         .values(status="released", updated_at=utcnow()))
+                         .values(status="released", create_sent_at=None, updated_at=utcnow()))
             await s.commit()
+
+    async def _delete_unsaved(self, booking_id: str) -> None:
+        """No meeting was saved, but a create may have reached Zoom (a cancel stopped it, or its
+        answer was lost): find it on the host by the agenda's booking reference and delete it.
+        The cancel stops the create first and waits for its request to end, so whatever Zoom made
+        is visible here."""
+        booking, session, reservation = await self._booking(booking_id)
+        if reservation is None or reservation.create_sent_at is None:
+            return
+        system = reservation.host_kind == "system"
+        host = BookingHost(kind=reservation.host_kind, connection_id=reservation.connection_id,
+                           system_host=reservation.host_key if system else None, label="")
+        api, user_ref, _, _ = await self._host_api(host)
+        try:
+            found = await self._find_at_zoom(api, user_ref, booking, session)
+            if found is not None:
+                log.info("booking %s: deleting Zoom meeting %s made by a create that was stopped",
+                         booking_id, found.get("id"))
+                await api.delete_meeting(found["id"])
+        except (ZoomTransientError, ConnectionUnavailable):
+            raise
+        except ZoomError as exc:
+            raise (_configuration_refused(exc, host.kind)
+                   or _retry_a_few_times(exc, "delete the meeting")) from None
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def _api_of(self, meeting: Meeting) -> ZoomApi:
-        tokens = self._services.tokens
-        return tokens.org_api(meeting.connection_id) if meeting.host_kind == "org" else tokens.system_api()
+    async def _api_of(self, meeting: Meeting) -> ZoomApi:
+        """The client of the meeting's host; ORG_CONNECTION_LOST when the org is now connected as
+        another Zoom user (meeting_host.py)."""
+        try:
+            return await meeting_api(self._services, meeting)
+        except MeetingHostChanged as exc:
+            raise _permanent(Failure.ORG_CONNECTION_LOST, str(exc)) from None
+
+    async def _check_host(self, meeting: Meeting) -> None:
+        try:
+            await check_meeting_host(self._services, meeting)
+        except MeetingHostChanged as exc:
+            raise _permanent(Failure.ORG_CONNECTION_LOST, str(exc)) from None
 
     async def _meeting(self, booking_id: str) -> Meeting | None:
         async with self._services.db.session() as s:
@@ -388,6 +484,58 @@ class BookingMeetingActivities:
             else:
                 await s.exec(_clear_create_sent(booking_id))
             await s.commit()
+
+
+def _create_maybe_sent(reservation: HostReservation | None) -> bool:
+    """Whether a create may have reached Zoom for this booking (no reservation: cannot tell)."""
+    return reservation is None or reservation.create_sent_at is not None
+
+
+async def _see_through(call: Awaitable[T]) -> T:
+    """Let a request Zoom may act on finish before a cancel takes effect.
+
+    Cancelling mid-request only stops us listening: Zoom may still make the meeting. Waiting for
+    the answer (bounded by the HTTP client's timeout) means that once this activity reports
+    itself cancelled, whatever Zoom made is there for the cancel's lookup to find and delete."""
+    task = asyncio.ensure_future(call)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        if not task.cancelled():
+            task.exception()  # read, so asyncio does not report it as never retrieved
+        raise
+
+
+def _configuration_refused(exc: ZoomError, host_kind: str) -> ApplicationError | None:
+    """Answers no retry can change: Converge's Zoom app credentials or permissions are wrong.
+    Someone has to fix them; retrying until the interview starts would only hide that."""
+    if isinstance(exc, ZoomClientAuthError):
+        settings = ("ZOOM_CLIENT_ID / ZOOM_CLIENT_SECRET" if host_kind == "org" else
+                    "ZOOM_S2S_ACCOUNT_ID / ZOOM_S2S_CLIENT_ID / ZOOM_S2S_CLIENT_SECRET")
+        return _permanent(Failure.ZOOM_REJECTED,
+                          f"Zoom refused Converge's app credentials ({exc}). Converge support must "
+                          f"fix {settings}; book the interview again once that is done.")
+    if isinstance(exc, ZoomMissingScope):
+        if host_kind == "org":
+            return _permanent(Failure.ZOOM_REJECTED,
+                              "Zoom says Converge lacks a permission to create meetings for this "
+                              "user (missing scope). Reconnect Zoom under Integrations and approve "
+                              "every permission, then book again.")
+        return _permanent(Failure.ZOOM_REJECTED,
+                          f"Converge's system Zoom app lacks a permission ({exc}). Converge support "
+                          "must add the missing scope to the Server-to-Server app; book the "
+                          "interview again once that is done.")
+    return None
+
+
+def _retry_a_few_times(exc: ZoomError, what: str, advice: str = "") -> ApplicationError:
+    """A refusal we cannot place: worth a few more tries (Temporal's backoff), then it stops."""
+    if activity.info().attempt < REFUSAL_ATTEMPTS:
+        return ApplicationError(f"Zoom did not {what}: {exc}", type=type(exc).__name__)
+    return _permanent(Failure.ZOOM_REJECTED,
+                      f"Zoom kept refusing to {what} ({exc}), {REFUSAL_ATTEMPTS} attempts in a row."
+                      + (f" {advice}" if advice else ""))
 
 
 def _clear_create_sent(booking_id: str):

@@ -79,16 +79,29 @@ async def has_room(session: AsyncSession, host: SystemHost, slot: Slot) -> bool:
 
 async def hold(session: AsyncSession, slot: Slot, *, host_kind: str, host_key: str,
                connection_id: str | None, fallback_reason: str | None) -> None:
-    """Write (or overwrite) the booking's reservation: one row per booking."""
+    """Write (or overwrite) the booking's reservation: one row per booking.
+
+    A reservation whose create may have reached Zoom (`create_sent_at`) is never overwritten,
+    whatever the caller checked before: moving it would let a second meeting be made elsewhere.
+    That case raises CreateInFlight and leaves the row as it was."""
     values = dict(
         host_kind=host_kind, host_key=host_key, connection_id=connection_id,
         fallback_reason=fallback_reason, start_time=slot.start, end_time=slot.end,
-        status="held", create_sent_at=None, updated_at=utcnow(),
+        status="held", updated_at=utcnow(),
     )
     stmt = insert(HostReservation).values(
         id=new_id(), booking_id=slot.booking_id, org_id=slot.org_id, created_at=utcnow(), **values,
     )
-    await session.exec(stmt.on_conflict_do_update(index_elements=["booking_id"], set_=values))
+    result = await session.exec(stmt.on_conflict_do_update(
+        index_elements=["booking_id"], set_=values, where=HostReservation.create_sent_at.is_(None),
+    ))
+    if result.rowcount != 1:
+        raise CreateInFlight(slot.booking_id)
+
+
+class CreateInFlight(Exception):
+    """The booking's reservation is fenced: a create was sent on its host and its outcome is not
+    known yet, so the booking keeps that host."""
 
 
 def capacity_of(hosts: list[SystemHost], email: str) -> SystemHost:

@@ -22,7 +22,7 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
@@ -85,7 +85,12 @@ async def start_booking(services, booking: Booking, org_name: str, *, quick_wait
             WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
         log.info("booking %s: no quick answer from its workflow (%s)", booking.id, type(exc).__name__)
     if not await _started(op):
-        await client.start_workflow(IdiBookingWorkflow.run, inp, **options)
+        try:
+            await client.start_workflow(IdiBookingWorkflow.run, inp, **options)
+        except WorkflowAlreadyStartedError:
+            # The cut-off call did start it, and it has finished already (a booking that failed
+            # at once, say): it ran, which is all this function promises.
+            log.info("booking %s: its workflow already ran", booking.id)
 
 
 async def _started(op: WithStartWorkflowOperation) -> bool:

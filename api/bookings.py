@@ -28,10 +28,11 @@ from api.booking_workflow import WorkflowGone, call_update, ensure_started, star
 from api.errors import ApiError, not_found, parse_body
 from api.openapi import documented
 from api.sessions import org_session
+from meeting_host import MeetingHostChanged, check_meeting_host, meeting_api
 from models import Booking, Meeting, Organization
 from token_manager import ConnectionUnavailable
 from workflows.booking import IdiBookingWorkflow
-from workflows.types import BookingStatus, RescheduleRequest, workflow_id_for
+from workflows.types import BookingStatus, Failure, RescheduleRequest, workflow_id_for
 from zoom.errors import ZoomError, ZoomMeetingNotFound
 
 log = logging.getLogger("api.bookings")
@@ -181,10 +182,16 @@ async def get_start_url(request: web.Request) -> web.Response:
         raise ApiError(409, "meeting_not_ready",
                        f"The booking has no Zoom meeting yet (status {booking.status}); read the "
                        "booking again once it is scheduled.")
-    tokens = services.tokens
-    api = tokens.org_api(meeting.connection_id) if meeting.host_kind == "org" else tokens.system_api()
     try:
-        zoom_meeting = await api.get_meeting(meeting.zoom_meeting_id)
+        api = await meeting_api(services, meeting)
+        try:
+            zoom_meeting = await api.get_meeting(meeting.zoom_meeting_id)
+        except ZoomMeetingNotFound:
+            # Gone, unless the org reconnected as another user during the call.
+            await check_meeting_host(services, meeting)
+            raise
+    except MeetingHostChanged as exc:
+        raise ApiError(409, Failure.ORG_CONNECTION_LOST, str(exc)) from None
     except ConnectionUnavailable as exc:
         raise ApiError(409, "zoom_connection_unavailable",
                        f"This meeting is hosted on your organization's Zoom account and the Zoom "

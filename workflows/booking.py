@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows import booking_activities as zoom
+    from workflows.recordings import RecordingSteps
     from workflows.types import (
         MEETING_NOT_HELD_AFTER,
         BookingHost,
@@ -49,11 +50,17 @@ ZOOM_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=1),
 )
 DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+# A database down this long is an outage for ops, not something to wait out forever: the run then
+# fails (visible in the UI; ops may re-drive it) instead of retrying unnoticed.
+STATUS_WRITE_TIMEOUT = timedelta(hours=1)
 # A person waits on a reschedule: a few tries, then they hear why.
 RESCHEDULE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=4)
 # The create activity heartbeats while it waits on Zoom, so a worker that dies mid-create is
 # noticed in seconds and another worker reconciles (it finds the meeting instead of making one).
 CREATE_HEARTBEAT = timedelta(seconds=10)
+# Choosing the host may wait for the org's token refresh: up to the token manager's lock wait
+# (30 s) plus two token calls (15 s each). Cut off sooner, the activity is cancelled mid-refresh.
+RESOLVE_HOST_TIMEOUT = timedelta(seconds=90)
 MIN_SCHEDULING_WINDOW = timedelta(minutes=15)
 
 
@@ -81,9 +88,12 @@ class IdiBookingWorkflow:
         self._host: BookingHost | None = None
         self._meeting: MeetingRef | None = None
         self._events: dict[str, ZoomEventSignal] = {}
+        # After the meeting: recording, transcript and downloads (workflows/recordings.py).
+        self._recordings = RecordingSteps(booking.booking_id, self._events, self._set_status)
         self._started = False  # meeting.started seen; the webhook issue builds on it
         self._ended = False
         self._cancel_requested = False
+        self._create_stopped = False  # a create was stopped by a cancel: it may have made a meeting
         self._schedule_version = 0
         # Reschedule and cancel both touch the Zoom meeting; one at a time.
         self._meeting_lock = asyncio.Lock()
@@ -111,15 +121,7 @@ class IdiBookingWorkflow:
         while not self._cancel_requested:
             self._host = await self._resolve_host(skip_org_reason)
             try:
-                meeting = await workflow.execute_activity(
-                    zoom.create_booking_meeting,
-                    CreateMeetingInput(booking_id=self._booking.booking_id, host=self._host),
-                    start_to_close_timeout=timedelta(minutes=1),
-                    heartbeat_timeout=CREATE_HEARTBEAT,
-                    schedule_to_close_timeout=self._until_start(),
-                    retry_policy=ZOOM_RETRY,
-                    summary=f"create meeting on {self._host.label}",
-                )
+                meeting = await self._create_meeting()
             except ActivityError as err:
                 cause = _cause(err)
                 kind = cause.type if cause else None
@@ -138,9 +140,36 @@ class IdiBookingWorkflow:
                     "Zoom did not accept the meeting before the interview was due "
                     f"({err.cause or err}). Check https://status.zoom.us and book the interview again.",
                 ) from None
+            if meeting is None:
+                return None  # cancelled while the create was under way
             workflow.upsert_search_attributes([ZOOM_MEETING_ID.value_set(meeting.zoom_meeting_id)])
             return meeting
         return None
+
+    async def _create_meeting(self) -> MeetingRef | None:
+        """The create, unless a cancel comes first. Its retries may run until the interview (Zoom
+        down for days), and the person cancelling should not wait for that: the create is stopped
+        and None returned, and `_cancel` then deletes whatever the stopped create made."""
+        create = workflow.start_activity(
+            zoom.create_booking_meeting,
+            CreateMeetingInput(booking_id=self._booking.booking_id, host=self._host),
+            start_to_close_timeout=timedelta(minutes=1),
+            heartbeat_timeout=CREATE_HEARTBEAT,
+            schedule_to_close_timeout=self._until_start(),
+            retry_policy=ZOOM_RETRY,
+            # The cancel looks at Zoom only once the stopped create has finished talking to it.
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            summary=f"create meeting on {self._host.label}",
+        )
+        await workflow.wait_condition(lambda: create.done() or self._cancel_requested)
+        if create.done():
+            return await create
+        self._create_stopped = True
+        create.cancel()
+        try:
+            return await create  # it may have made and saved the meeting just before
+        except ActivityError:
+            return None
 
     async def _resolve_host(self, skip_org_reason: str | None) -> BookingHost:
         try:
@@ -153,7 +182,7 @@ class IdiBookingWorkflow:
                     duration_minutes=self._duration,
                     skip_org_reason=skip_org_reason,
                 ),
-                start_to_close_timeout=timedelta(seconds=30),
+                start_to_close_timeout=RESOLVE_HOST_TIMEOUT,
                 schedule_to_close_timeout=self._until_start(),
                 retry_policy=ZOOM_RETRY,
                 summary=f"choose the Zoom host for {self._booking.org_name}",
@@ -200,7 +229,9 @@ class IdiBookingWorkflow:
 
     async def _after_scheduled(self) -> None:
         """The meeting exists. Wait until Zoom says it ended, the booking is cancelled, or a day
-        past its scheduled end (then it was never held). Reschedules move that deadline."""
+        past its scheduled end (then it was never held). Reschedules move that deadline. Once it
+        ended, the recording steps take over; a recording event also proves it ended (events come
+        in any order), and so does a recording Zoom holds when meeting.ended never came."""
         while True:
             version = self._schedule_version
             deadline = self._start + timedelta(minutes=self._duration) + MEETING_NOT_HELD_AFTER
@@ -210,6 +241,7 @@ class IdiBookingWorkflow:
                 try:
                     await workflow.wait_condition(
                         lambda: self._ended
+                        or self._recordings.has_recording()
                         or self._cancel_requested
                         or self._schedule_version != version,
                         timeout=remaining,
@@ -217,13 +249,18 @@ class IdiBookingWorkflow:
                     )
                 except asyncio.TimeoutError:
                     timed_out = True
-            if self._ended:
+            if self._ended or self._recordings.has_recording():
                 await self._set_status(BookingStatus.ENDED)
+                await self._recordings.run()
                 return
             if self._cancel_requested:
                 await self._cancel()
                 return
             if timed_out:
+                if await self._recordings.found_at_zoom():
+                    await self._set_status(BookingStatus.ENDED)
+                    await self._recordings.run()
+                    return
                 await self._set_status(
                     BookingStatus.NO_RECORDING,
                     "meeting_not_held",
@@ -236,7 +273,8 @@ class IdiBookingWorkflow:
     async def _cancel(self) -> None:
         async with self._meeting_lock:
             reason, message = "cancelled_by_request", "Cancelled on request."
-            if self._meeting is not None:
+            if self._meeting is not None or self._create_stopped:
+                meeting_id = self._meeting.zoom_meeting_id if self._meeting else None
                 try:
                     await workflow.execute_activity(
                         zoom.delete_booking_meeting,
@@ -244,16 +282,20 @@ class IdiBookingWorkflow:
                         start_to_close_timeout=timedelta(minutes=1),
                         schedule_to_close_timeout=timedelta(days=1),
                         retry_policy=ZOOM_RETRY,
-                        summary=f"delete meeting {self._meeting.zoom_meeting_id}",
+                        summary=f"delete meeting {meeting_id}" if meeting_id
+                        else "delete any meeting the stopped create made",
                     )
-                    message = "Cancelled on request; the Zoom meeting was deleted."
+                    if meeting_id:
+                        message = "Cancelled on request; the Zoom meeting was deleted."
                 except ActivityError as err:
                     cause = _cause(err)
                     reason = "zoom_meeting_not_deleted"
+                    which = (f"meeting {meeting_id}" if meeting_id
+                             else "this interview's meeting, if Zoom made one,")
                     message = (
                         "Cancelled, but the Zoom meeting could not be deleted "
-                        f"({cause.message if cause else err.cause or err}). Delete meeting "
-                        f"{self._meeting.zoom_meeting_id} in Zoom so nobody joins it."
+                        f"({cause.message if cause else err.cause or err}). Delete {which} "
+                        "in Zoom so nobody joins it."
                     )
             await self._set_status(BookingStatus.CANCELLED, reason, message)
 
@@ -368,6 +410,7 @@ class IdiBookingWorkflow:
                 booking_id=self._booking.booking_id, status=status, reason=reason, message=message
             ),
             start_to_close_timeout=timedelta(seconds=30),
+            schedule_to_close_timeout=STATUS_WRITE_TIMEOUT,
             retry_policy=DB_RETRY,
             summary=f"booking {status}" + (f" ({reason})" if reason else ""),
         )

@@ -153,3 +153,36 @@ async def history_text(handle) -> str:
 
     walk(history)
     return json.dumps(history) + "\n" + "\n".join(decoded)
+
+
+async def stored_booking(services, org_id: str, session_id: str, start: datetime,
+                         duration: int = 60):
+    """A booking row as the API stores it, with no workflow: for calling activities directly."""
+    from models import Booking
+
+    booking = Booking(org_id=org_id, session_id=session_id, participant_name="Pat Participant",
+                      participant_email="pat@example.com", start_time=start, duration_minutes=duration)
+    async with services.db.session() as s:
+        s.add(booking)
+        await s.commit()
+        await s.refresh(booking)
+    return booking
+
+
+def activity_attempt(attempt: int):
+    """An ActivityEnvironment whose activities see themselves on this attempt (activity.info())."""
+    from temporalio.testing import ActivityEnvironment
+
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, attempt=attempt)
+    return env
+
+
+async def until(check, *, timeout: float = 60, what: str = "condition"):
+    """Poll an async `check` until it returns something truthy (the deadline only guards a hang)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (value := await check()):
+        assert loop.time() < deadline, f"{what} never happened"
+        await asyncio.sleep(0.05)
+    return value

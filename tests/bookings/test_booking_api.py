@@ -236,3 +236,22 @@ async def test_booking_fails_cleanly_when_temporal_is_unreachable(api, services)
         assert await _bookings_in(services, org_id) == 0
     finally:
         await runner.cleanup()
+
+
+async def test_a_start_cut_off_after_its_workflow_already_ran_is_not_temporal_down(api, idi_worker):
+    """Under load the quick wait can end after Temporal started the workflow but before it said
+    so, and a booking that fails at once may have finished by then. The fallback start then meets
+    a closed run: that is a started workflow, not an outage (before, the API answered 503 and
+    deleted a booking whose workflow had run)."""
+    from api.booking_workflow import start_booking
+
+    org_id, headers, session_id = await new_org_with_session(api)
+    async with idi_worker(""):  # no system hosts: an unconnected org's booking fails at once
+        booking = await settled(api, org_id, headers, (await book(api, org_id, headers, session_id))["id"])
+    assert (booking["status"], booking["status_reason"]) == ("failed", "system_host_missing")
+    async with api.services.db.session() as s:
+        row = await s.get(Booking, booking["id"])
+    handle = api.services._temporal.get_workflow_handle(booking["workflow_id"])
+    ran = (await handle.describe()).run_id
+    await start_booking(api.services, row, "Acme Research", quick_wait=0)  # cut off at once
+    assert (await handle.describe()).run_id == ran  # the one run, not a second

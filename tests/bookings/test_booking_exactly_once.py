@@ -168,3 +168,14 @@ async def test_zoom_hiccups_on_create_are_retried_with_backoff(api, emulator, id
     assert after["meetings_created"] - before["meetings_created"] == 1
     posts = [r for r in await emulator.control.requests() if r["method"] == "POST" and r["path"].endswith("/meetings")]
     assert [r["status"] for r in posts[-3:]] == [429, 503, 201]
+
+
+async def test_a_first_create_does_not_list_the_hosts_meetings(api, emulator, idi_worker, system_host):
+    """Review #15: only a create that may have been sent before needs the reconciling list (the
+    lost-answer test above proves the retry still looks); a first try spends no rate limit on it."""
+    org_id, headers, session_id = await new_org_with_session(api)
+    async with idi_worker(f"{system_host}:1"):
+        booking = await settled(api, org_id, headers, (await book(api, org_id, headers, session_id))["id"])
+    assert booking["status"] == "scheduled", booking
+    calls = [(r["method"], r["path"]) for r in await emulator.control.requests() if system_host in r["path"]]
+    assert calls == [("GET", f"/v2/users/{system_host}"), ("POST", f"/v2/users/{system_host}/meetings")]

@@ -155,7 +155,7 @@ async def test_fallback_when_the_refresh_fails_now(api, emulator, idi_worker, sy
 async def test_fallback_when_zoom_says_the_org_user_no_longer_exists(api, emulator, idi_worker, system_host):
     org_id, headers, session_id = await new_org_with_session(api)
     await connect_org(api, emulator, org_id, headers, await fresh_zoom_user(emulator))
-    await emulator.control.add_fault("/v2/users/me/meetings", method="GET", action="respond", status=404,
+    await emulator.control.add_fault("/v2/users/me/meetings", method="POST", action="respond", status=404,
                                      body={"code": 1001, "message": "User does not exist: me."}, count=1)
     booking = await _fallback(api, emulator, idi_worker, system_host, org_id, headers, session_id)
     _assert_on_system(booking, system_host, "zoom_user_not_found")

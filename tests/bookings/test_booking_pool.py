@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from booking_helpers import (
     book,
     booking_body,
@@ -14,7 +16,10 @@ from booking_helpers import (
     new_system_host,
     post_booking,
     reservation_row,
+    rfc3339,
     settled,
+    stored_booking,
+    until,
     zoom_meetings_of,
 )
 
@@ -96,3 +101,78 @@ async def test_reschedule_rechecks_the_hosts_room_and_keeps_the_old_time_when_fu
     assert r.json()["meeting"]["host_email"] == system_host
     held = await reservation_row(api.services, moving["id"])
     assert held.start_time == later + timedelta(hours=1)
+
+
+async def test_a_reservation_whose_create_may_have_reached_zoom_is_never_moved(api, system_host):
+    """Review #7: hold() itself keeps the create_sent_at fence, whatever its caller checked."""
+    from sqlalchemy import update
+
+    from activities.host_pool import CreateInFlight, Slot, hold
+    from models import HostReservation, utcnow
+
+    org_id, _, session_id = await new_org_with_session(api)
+    booking = await stored_booking(api.services, org_id, session_id, future(hours=120))
+    slot = Slot(booking.id, org_id, booking.start_time, booking.start_time + timedelta(hours=1))
+    async with api.services.db.session() as s:
+        await hold(s, slot, host_kind="system", host_key=system_host, connection_id=None, fallback_reason="not_connected")
+        await s.commit()
+    sent_at = utcnow()
+    async with api.services.db.session() as s:
+        await s.exec(update(HostReservation).where(HostReservation.booking_id == booking.id)
+                     .values(create_sent_at=sent_at))
+        await s.commit()
+
+    with pytest.raises(CreateInFlight):
+        async with api.services.db.session() as s:
+            await hold(s, slot, host_kind="system", host_key="another@system.converge.test",
+                       connection_id=None, fallback_reason="not_connected")
+            await s.commit()
+    held = await reservation_row(api.services, booking.id)
+    assert (held.host_key, held.create_sent_at) == (system_host, sent_at)
+
+
+async def test_a_slow_zoom_patch_does_not_hold_up_other_system_host_bookings(api, emulator, idi_worker, system_host):
+    """Review #13: the host's lock is not held while Zoom takes its time over a reschedule."""
+    org_id, headers, session_id = await new_org_with_session(api)
+    start = future(hours=130)
+    new_start = start + timedelta(hours=2)
+    async with idi_worker(f"{system_host}:1"):
+        moving = await settled(api, org_id, headers, (await book(api, org_id, headers, session_id, start))["id"])
+        await emulator.control.add_fault("/v2/meetings/*", method="PATCH", action="delay", latency_ms=5000, count=1)
+        patching = asyncio.create_task(api.http.patch(
+            f"/v1/orgs/{org_id}/bookings/{moving['id']}", headers=headers, json={"start_time": rfc3339(new_start)}))
+        # The slot moves (under the host's lock, committed) before Zoom is asked.
+        await until(lambda: _reserved_from(api.services, moving["id"], new_start), what="the slot moving")
+        other = await settled(api, org_id, headers, (await book(
+            api, org_id, headers, session_id, start + timedelta(hours=6)))["id"])
+        moved = await patching
+    assert other["status"] == "scheduled" and other["meeting"]["host_email"] == system_host
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["start_time"] == rfc3339(new_start)
+    log = await emulator.control.requests()
+    [patched_at] = [r["at"] for r in log
+                    if r["method"] == "PATCH" and r["path"] == f"/v2/meetings/{moving['meeting']['zoom_meeting_id']}"]
+    creates = [r["at"] for r in log if r["method"] == "POST" and r["path"] == f"/v2/users/{system_host}/meetings"]
+    assert len(creates) == 2
+    assert creates[1] < patched_at  # the other booking was made while Zoom still held the PATCH
+
+
+async def test_a_patch_zoom_refuses_gives_the_slot_its_old_window_back(api, emulator, idi_worker, system_host):
+    org_id, headers, session_id = await new_org_with_session(api)
+    start = future(hours=140)
+    async with idi_worker(f"{system_host}:1"):
+        booking = await settled(api, org_id, headers, (await book(api, org_id, headers, session_id, start))["id"])
+        await emulator.control.add_fault("/v2/meetings/*", method="PATCH", status=400, count=1,
+                                         body={"code": 300, "message": "Invalid field."})
+        r = await api.http.patch(f"/v1/orgs/{org_id}/bookings/{booking['id']}", headers=headers,
+                                 json={"start_time": rfc3339(start + timedelta(hours=3))})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "zoom_rejected"
+    held = await reservation_row(api.services, booking["id"])
+    assert (held.start_time, held.end_time) == (start, start + timedelta(minutes=60))
+    after = await get_booking(api, org_id, headers, booking["id"])
+    assert after["start_time"] == booking["start_time"]
+
+
+async def _reserved_from(services, booking_id: str, start) -> bool:
+    held = await reservation_row(services, booking_id)
+    return held is not None and held.start_time == start
