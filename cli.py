@@ -40,7 +40,7 @@ def _dev_secret(name: str, make) -> str:
         DATA.mkdir(exist_ok=True)
         path.write_text(make())
         path.chmod(0o600)
-        say(f"  generated {name} in .data/ (dev only; set it yourself in production)")
+        say(f"  generated {path} (dev only; set it yourself in production)")
     return path.read_text().strip()
 
 
@@ -152,6 +152,7 @@ def run() -> int:
     signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
     try:
         started = time.monotonic()
+        with_emulator = not os.environ.get("ZOOM_CLIENT_ID")
         env = _dev_environment(services)
         demo = asyncio.run(_prepare(env))
         port = int(env.get("PORT", "8000"))
@@ -166,7 +167,7 @@ def run() -> int:
                 raise RuntimeError(f"the API exited; see {log_dir}/api.log")
             time.sleep(0.1)
         public = env["PUBLIC_BASE_URL"]
-        emulator = "" if os.environ.get("ZOOM_CLIENT_ID") else (
+        emulator = "" if not with_emulator else (
             f"  Zoom emulator  {env['ZOOM_OAUTH_BASE_URL']}   (stand-in for Zoom; see zoom_emulator/README.md)\n")
         say(
             f"\nReady in {time.monotonic() - started:.1f}s.\n"

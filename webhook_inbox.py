@@ -23,13 +23,14 @@ own column, bound to this table, row and field; meeting passcodes are dropped.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import String, any_, bindparam, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -60,8 +61,12 @@ SECRET_KEYS = frozenset({"download_token", "password", "encrypted_password", "h3
                          "pstn_password", "recording_play_passcode"})
 TOKEN_BINDING = {"table": "webhook_events", "field": "download_token_enc"}
 
-# A signal gets this long inside a webhook request; Zoom waits 3 s for the answer.
+# One try to signal a workflow gets this long; then the row waits for the sweeper.
 SIGNAL_TIMEOUT = 1.0
+# A stored pending event belongs to the in-process delivery (SignalDelivery) for this long before
+# the sweeper may take it: enough for a queued signal, short enough that a full queue or a dead
+# process delays the event by seconds, not minutes.
+DELIVERY_LEASE = timedelta(seconds=10)
 # An unrouted event is matched again against new meetings for this long.
 ADOPT_WINDOW = timedelta(days=1)
 
@@ -118,8 +123,37 @@ async def booking_for(session, zoom_meeting_id: str | None) -> str | None:
     )).first()
 
 
+# The intake's one statement. The booking is looked up inside the INSERT (the newest meeting with
+# that id; none for an event type that is not routed), so the row is stored with its route in one
+# round trip; ON CONFLICT DO NOTHING RETURNING tells a new event from a redelivery. Plain SQL on
+# the driver connection: asyncpg prepares it once per connection, and building and compiling the
+# ORM statement cost more CPU than Postgres spends on it.
+_INSERT_EVENT = """
+WITH found AS (
+  SELECT (SELECT booking_id FROM meetings
+          WHERE $9::boolean AND zoom_meeting_id = $4::text
+          ORDER BY created_at DESC LIMIT 1) AS booking_id
+)
+INSERT INTO webhook_events (id, dedupe_key, event_type, zoom_meeting_id, zoom_meeting_uuid, payload,
+                            download_token_enc, booking_id, route_status, attempts, received_at,
+                            next_attempt_at)
+SELECT $1, $2, $3, $4::text, $5, $6::json, $7, found.booking_id,
+       CASE WHEN NOT $9::boolean THEN $10::text
+            WHEN found.booking_id IS NULL THEN 'unrouted' ELSE 'pending' END,
+       0, $8::timestamptz,
+       CASE WHEN NOT $9::boolean THEN $11::timestamptz
+            WHEN found.booking_id IS NULL THEN NULL ELSE $12::timestamptz END
+FROM found
+ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING route_status, booking_id
+"""
+_FIRST_EVENT = "SELECT id, route_status, booking_id FROM webhook_events WHERE dedupe_key = $1"
+
+
 async def store(services, event, body: dict) -> Stored:
-    """Put a verified, parsed event in the inbox (once per dedupe key) and find its booking."""
+    """Put a verified, parsed event in the inbox (once per dedupe key) with its booking.
+
+    Committed when this returns (one autocommitted statement), so the caller may acknowledge."""
     row_id, now = new_id(), utcnow()
     routed = isinstance(event, ROUTED_EVENTS)
     meeting_id, uuid = meeting_of(event)
@@ -127,28 +161,20 @@ async def store(services, event, body: dict) -> Stored:
     token_enc = (services.cipher.encrypt(token.get_secret_value(), row_id=row_id, **TOKEN_BINDING)
                  if token is not None and token.get_secret_value() else None)
     key = dedupe_key(event)
-    async with services.db.session() as s:
-        booking_id = await booking_for(s, meeting_id) if routed else None
-        if routed:
-            status = PENDING if booking_id else UNROUTED
-        else:
-            status = PENDING if isinstance(event, AppDeauthorized) else IGNORED
-        inserted = (await s.execute(
-            pg_insert(WebhookEvent).values(
-                id=row_id, dedupe_key=key, event_type=event.event, zoom_meeting_id=meeting_id,
-                zoom_meeting_uuid=uuid, payload=without_secrets(body), download_token_enc=token_enc,
-                booking_id=booking_id, route_status=status, attempts=0, received_at=now,
-                next_attempt_at=now if status == PENDING else None,
-            ).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(WebhookEvent.id)
-        )).first()
+    # Routed types get pending/unrouted from the lookup; app_deauthorized is pending for the
+    # request itself (and the sweeper, should that not finish); the rest are kept as ignored.
+    other_status = PENDING if isinstance(event, AppDeauthorized) else IGNORED
+    async with services.db.engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        inserted = await driver.fetchrow(
+            _INSERT_EVENT, row_id, key, event.event, meeting_id, uuid, json.dumps(without_secrets(body)),
+            token_enc, now, routed, other_status,
+            now if other_status == PENDING else None, now + DELIVERY_LEASE)
         if inserted is None:
-            first = (await s.execute(
-                select(WebhookEvent.id, WebhookEvent.route_status, WebhookEvent.booking_id)
-                .where(WebhookEvent.dedupe_key == key)
-            )).one()
-            return Stored(first.id, False, first.route_status, first.booking_id)
-        await s.commit()
-    if status == UNROUTED:
+            first = await driver.fetchrow(_FIRST_EVENT, key)
+            return Stored(first["id"], False, first["route_status"], first["booking_id"])
+    status, booking_id = inserted["route_status"], inserted["booking_id"]
+    if status == UNROUTED and meeting_id:
         # A second look: the meeting's row may have been committed while this one was.
         booking_id = await _adopt_one(services, row_id, meeting_id)
         status = PENDING if booking_id else UNROUTED
@@ -161,7 +187,8 @@ async def _adopt_one(services, event_id: str, meeting_id: str | None) -> str | N
         if booking_id:
             await s.exec(update(WebhookEvent)
                          .where(WebhookEvent.id == event_id, WebhookEvent.route_status == UNROUTED)
-                         .values(booking_id=booking_id, route_status=PENDING, next_attempt_at=utcnow()))
+                         .values(booking_id=booking_id, route_status=PENDING,
+                                 next_attempt_at=utcnow() + DELIVERY_LEASE))
             await s.commit()
     return booking_id
 
@@ -199,6 +226,99 @@ async def deliver(services, event_id: str, booking_id: str, signal: ZoomEventSig
         log.warning("inbox event %s (%s) came after booking %s finished; kept, not downloaded",
                     event_id, signal.event_type, booking_id)
     return outcome
+
+
+@dataclass
+class _Queued:
+    event_id: str
+    booking_id: str
+    signal: ZoomEventSignal
+
+
+class SignalDelivery:
+    """Signals stored events to their workflows after Zoom has had its answer.
+
+    The webhook handler commits the event, offers it here and answers; a few tasks take events off
+    a bounded queue in batches, signal them concurrently and mark the batch with one UPDATE per
+    outcome. Nothing is lost by this being in memory: a stored event is `pending` in the inbox
+    until its mark lands, so an event that found the queue full, or that a dying process held, is
+    delivered by the InboxSweeper once its DELIVERY_LEASE runs out (a workflow ignores an event id
+    it already has, so a signal sent twice is harmless)."""
+
+    def __init__(self, services, *, workers: int = 4, maxsize: int = 1000, batch: int = 50,
+                 max_backoff: float = 60.0) -> None:
+        self._services = services
+        self._queue: asyncio.Queue[_Queued] = asyncio.Queue(maxsize)
+        self.workers, self.batch, self.max_backoff = workers, batch, max_backoff
+
+    def offer(self, event_id: str, booking_id: str, signal: ZoomEventSignal) -> bool:
+        """Queue an event for delivery; False when the queue is full (the sweeper will have it)."""
+        try:
+            self._queue.put_nowait(_Queued(event_id, booking_id, signal))
+        except asyncio.QueueFull:
+            log.warning("delivery queue full; inbox event %s waits for the sweeper", event_id)
+            return False
+        return True
+
+    async def run(self) -> None:
+        """The delivery tasks, until cancelled."""
+        await asyncio.gather(*(self._work() for _ in range(self.workers)))
+
+    async def _work(self) -> None:
+        while True:
+            items = [await self._queue.get()]
+            while len(items) < self.batch and not self._queue.empty():
+                items.append(self._queue.get_nowait())
+            try:
+                await self.deliver_batch(items)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database failed us: the rows stay pending for the sweeper
+                log.exception("delivering %d inbox events failed; the sweeper will retry", len(items))
+            finally:
+                for _ in items:
+                    self._queue.task_done()
+
+    async def join(self) -> None:
+        """Wait until everything queued so far has been delivered and marked."""
+        await self._queue.join()
+
+    async def deliver_batch(self, items: list[_Queued]) -> None:
+        outcomes = await asyncio.gather(*(self._signal(item) for item in items))
+        by_status: dict[str, list[str]] = {}
+        for item, outcome in zip(items, outcomes):
+            if isinstance(outcome, str):
+                by_status.setdefault(outcome, []).append(item.event_id)
+        now = utcnow()
+        async with self._services.db.engine.begin() as conn:
+            for status, ids in by_status.items():
+                await conn.execute(
+                    update(WebhookEvent)
+                    .where(WebhookEvent.id == any_(bindparam("ids", ids, type_=ARRAY(String))),
+                           WebhookEvent.route_status == PENDING)
+                    .values(route_status=status, routed_at=now, next_attempt_at=None,
+                            attempts=WebhookEvent.attempts + 1))
+            for item, outcome in zip(items, outcomes):
+                if isinstance(outcome, BaseException):  # rare: one row each, with its backoff
+                    error = (f"{type(outcome).__name__}: {outcome}"[:500] if str(outcome)
+                             else type(outcome).__name__)
+                    log.warning("inbox event %s not delivered (attempt 1): %s", item.event_id, error)
+                    await conn.execute(
+                        update(WebhookEvent)
+                        .where(WebhookEvent.id == item.event_id, WebhookEvent.route_status == PENDING)
+                        .values(attempts=WebhookEvent.attempts + 1, last_error=error,
+                                next_attempt_at=now + backoff(1, cap=self.max_backoff)))
+
+    async def _signal(self, item: _Queued) -> str | BaseException:
+        try:
+            async with asyncio.timeout(SIGNAL_TIMEOUT):
+                outcome = await signal_booking(self._services, item.booking_id, item.signal)
+        except Exception as exc:  # Temporal down, slow or refusing: the sweeper tries again
+            return exc
+        if outcome == CLOSED and item.signal.file_ids:
+            log.warning("inbox event %s (%s) came after booking %s finished; kept, not downloaded",
+                        item.event_id, item.signal.event_type, item.booking_id)
+        return outcome
 
 
 async def process_deauthorization(services, event_id: str, event: AppDeauthorized) -> int:

@@ -21,4 +21,5 @@ def create_app(services) -> web.Application:
     app["ctx"] = services
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
+    app.cleanup_ctx.append(webhooks.signal_delivery)  # webhook signals are sent after the answer
     return app

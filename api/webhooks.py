@@ -13,10 +13,13 @@ The order of checks is the order of trust:
 3. The body: a declared non-JSON content type is 415, a body that is not a JSON object 400, an
    event type Zoom does not have 422, a known type in the wrong shape 400; none of them stored.
    The URL-validation challenge is answered with the secret that verified it.
-4. The inbox (webhook_inbox.py): stored before the 2xx, then routed by the stored meeting ->
-   booking mapping as the `zoom_event` signal (ids only), with a 1 s bound so Temporal's state never
-   holds up Zoom's 3 s budget. What could not be delivered stays `pending` for the sweeper, which
-   runs in the API process (`inbox_sweeper`, started by `python -m api`).
+4. The inbox (webhook_inbox.py): the event is committed (with its booking, looked up in the same
+   statement) and Zoom gets its 2xx at once; the `zoom_event` signal (ids only) goes to the
+   booking's workflow after the answer, from the app's SignalDelivery queue (`signal_delivery`), so
+   Temporal's state and the signal's round trip never hold up Zoom's 3 s budget. What could not be
+   delivered (Temporal away, queue full, process gone) stays `pending` for the sweeper, which runs
+   in the API process (`inbox_sweeper`, started by `python -m api`).
+   app_deauthorized is still processed inside the request: its answer says what it revoked.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from api.openapi import documented
 from webhook_inbox import (
     PENDING,
     InboxSweeper,
+    SignalDelivery,
     deliver,
     process_deauthorization,
     store,
@@ -51,6 +55,7 @@ from zoom.webhooks import (
 )
 
 routes = web.RouteTableDef()
+DELIVERY = web.AppKey("signal_delivery", SignalDelivery)
 
 # Zoom retries for about 85 minutes, possibly with the original timestamp (zoom-facts §6).
 MAX_AGE_SECONDS = 90 * 60
@@ -150,8 +155,22 @@ async def post_zoom_webhook(request: web.Request) -> web.Response:
                                   "route_status": stored.route_status})
     route_status = stored.route_status
     if route_status == PENDING and stored.signal is not None:
-        route_status = await deliver(services, stored.id, stored.booking_id, stored.signal)
+        delivery = request.app.get(DELIVERY)
+        if delivery is None:  # an app without `signal_delivery`: deliver inline, as before
+            route_status = await deliver(services, stored.id, stored.booking_id, stored.signal)
+        else:  # a full queue leaves the row to the sweeper: stored is what Zoom needs to know
+            delivery.offer(stored.id, stored.booking_id, stored.signal)
     return web.json_response({"status": "stored", "event_id": stored.id, "route_status": route_status})
+
+
+async def signal_delivery(app: web.Application):
+    """aiohttp cleanup context: the tasks that signal stored events after their answer."""
+    delivery = app[DELIVERY] = SignalDelivery(app["ctx"])
+    task = asyncio.create_task(delivery.run(), name="webhook-signal-delivery")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def inbox_sweeper(app: web.Application):

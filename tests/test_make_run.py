@@ -50,7 +50,8 @@ def test_launcher_comes_up_healthy_then_stops_everything_it_started(tmp_path):
         text = "".join(out)
         assert "Ready in" in text, text
         assert "Demo API key   cvg_" in text and f"http://127.0.0.1:{port}" in text
-        assert "generated dev-token-key" in text  # says so when it makes a dev key
+        assert "generated " in text and "dev-token-key" in text  # says so when it makes a dev key
+        assert f"Zoom emulator  http://127.0.0.1:{emu_port}" in text
         r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
         assert r.status_code == 200 and r.json()["status"] == "ok", r.text
         started = _descendants(proc.pid)

@@ -144,3 +144,16 @@ async def seen(handle, count: int, timeout: float = 30) -> list[ZoomEventSignal]
             return [ZoomEventSignal.model_validate(g) if isinstance(g, dict) else g for g in got]
         assert loop.time() < deadline, f"only {len(got)} signals arrived: {got}"
         await asyncio.sleep(0.05)
+
+
+async def rows_once(services, zoom_meeting_id: int | str, ready, timeout: float = 30) -> list[WebhookEvent]:
+    """The meeting's inbox rows once `ready(rows)` holds: signals are sent after the webhook's
+    answer, so a row's outcome lands a moment later (the deadline only guards a hang)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        rows = await inbox_rows(services, zoom_meeting_id)
+        if ready(rows):
+            return rows
+        assert loop.time() < deadline, f"inbox rows never got there: {[(r.route_status, r.attempts) for r in rows]}"
+        await asyncio.sleep(0.05)

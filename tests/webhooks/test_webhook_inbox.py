@@ -29,6 +29,7 @@ from tests.webhooks.helpers import (
     post_signed,
     recorder,
     recording_event,
+    rows_once,
     seen,
 )
 from tests.webhooks.tcp_proxy import TcpProxy
@@ -44,8 +45,8 @@ async def test_a_recording_event_is_stored_without_secrets_and_signalled_with_id
     async with recorder(temporal_env.client, m.booking_id) as wf:
         r = await post_signed(api.http, recording_event(m.zoom_meeting_id, uuid, ("MP4", "TRANSCRIPT")))
         [signal] = await seen(wf, 1)
-    assert r.status_code == 200 and r.json()["route_status"] == "routed", r.text
-    [row] = await inbox_rows(api.services, m.zoom_meeting_id)
+    assert r.status_code == 200 and r.json()["route_status"] == "pending", r.text  # signalled after the answer
+    [row] = await rows_once(api.services, m.zoom_meeting_id, lambda rows: rows[0].route_status != "pending")
     assert (row.booking_id, row.route_status, row.event_type) == (m.booking_id, "routed", "recording.completed")
     stored = str(row.payload)
     for secret in ("dl-token-secret-123", "meeting-passcode-42", "play-passcode-42"):
@@ -83,7 +84,8 @@ async def test_duplicates_have_no_second_effect_and_any_order_is_fine(api, tempo
         ("stored", "duplicate", "duplicate")
     assert again.json()["event_id"] == first.json()["event_id"]
     assert [s.event_type for s in signals] == ["recording.completed", "meeting.started", "meeting.ended"]
-    rows = await inbox_rows(api.services, m.zoom_meeting_id)
+    rows = await rows_once(api.services, m.zoom_meeting_id,
+                           lambda rows: "pending" not in {r.route_status for r in rows})
     assert len(rows) == 3 and {r.route_status for r in rows} == {"routed"}
 
 
@@ -115,7 +117,7 @@ async def test_a_webhook_for_a_meeting_created_a_moment_ago_reaches_it(api, temp
     early_mid = new_meeting_id()
     async with recorder(temporal_env.client, m.booking_id) as wf:
         r = await post_signed(api.http, meeting_event("meeting.started", m.zoom_meeting_id, new_uuid()))
-        assert r.json()["route_status"] == "routed"
+        assert r.json()["route_status"] == "pending"  # the booking is found; the signal follows
         await seen(wf, 1)
     early = await post_signed(api.http, meeting_event("meeting.started", early_mid, new_uuid()))
     assert early.json()["route_status"] == "unrouted"
@@ -130,8 +132,8 @@ async def test_a_webhook_for_a_meeting_created_a_moment_ago_reaches_it(api, temp
 async def test_an_event_for_a_finished_booking_is_closed_not_an_error(api):
     m = await booked_meeting(api.services)  # no workflow runs under its id
     r = await post_signed(api.http, recording_event(m.zoom_meeting_id, new_uuid()))
-    assert r.status_code == 200 and r.json()["route_status"] == "closed"
-    [row] = await inbox_rows(api.services, m.zoom_meeting_id)
+    assert r.status_code == 200 and r.json()["route_status"] == "pending"
+    [row] = await rows_once(api.services, m.zoom_meeting_id, lambda rows: rows[0].route_status != "pending")
     assert row.route_status == "closed" and row.last_error is None
 
 
@@ -155,7 +157,7 @@ async def test_temporal_unavailable_nothing_is_lost_and_the_sweeper_delivers_lat
                 answers = [await post_signed(zoom, meeting_event("meeting.ended", m.zoom_meeting_id, uuid)),
                            await post_signed(zoom, recording_event(m.zoom_meeting_id, uuid))]
             assert [a.json()["route_status"] for a in answers] == ["pending", "pending"]
-            rows = await inbox_rows(services, m.zoom_meeting_id)
+            rows = await rows_once(services, m.zoom_meeting_id, lambda rows: all(r.attempts for r in rows))
             assert [(r.route_status, r.attempts) for r in rows] == [("pending", 1), ("pending", 1)]
             assert all(r.last_error for r in rows)
             await asyncio.sleep(0.3)
@@ -198,3 +200,39 @@ async def test_the_sweeper_processes_a_pending_app_deauthorized(api, emulator):
     again = await post_signed(api.http, body)  # Zoom's retry: stored once, handled idempotently
     assert again.json() == {"status": "processed", "connections_revoked": 0}
     assert (await row_of(api.services, org_id)).status == "revoked"
+
+
+async def test_an_event_is_acknowledged_before_it_is_signalled_and_still_delivered(api, temporal_env):
+    """Zoom's answer waits only for the inbox commit: with the app's delivery held back, the
+    webhook is answered, its row is pending and the workflow has nothing; let go, the signal
+    arrives and the row is marked routed."""
+    from api.webhooks import DELIVERY
+
+    runner, url = await start_api(api.services)
+    delivery = runner.app[DELIVERY]
+    gate = asyncio.Event()
+    deliver_batch = delivery.deliver_batch
+
+    async def held(items):
+        await gate.wait()
+        await deliver_batch(items)
+
+    delivery.deliver_batch = held
+    m = await booked_meeting(api.services)
+    try:
+        async with recorder(temporal_env.client, m.booking_id) as wf:
+            async with httpx.AsyncClient(base_url=url, timeout=ZOOM_TIMEOUT) as zoom:
+                r = await post_signed(zoom, recording_event(m.zoom_meeting_id, new_uuid()))
+            assert r.status_code == 200 and r.json()["status"] == "stored", r.text
+            [row] = await inbox_rows(api.services, m.zoom_meeting_id)
+            assert (row.route_status, row.attempts, row.booking_id) == ("pending", 0, m.booking_id)
+            assert await wf.query("seen") == []  # answered, not yet signalled
+
+            gate.set()
+            [signal] = await seen(wf, 1)
+            await delivery.join()
+        [row] = await inbox_rows(api.services, m.zoom_meeting_id)
+        assert (row.route_status, row.attempts, signal.event_id) == ("routed", 1, row.id)
+    finally:
+        gate.set()
+        await runner.cleanup()
