@@ -235,8 +235,8 @@ class RecordingDownloadActivities:
 
     async def _fresh_token(self, row: RecordingFile, meeting: Meeting) -> tuple[str, str]:
         """A `download_access_token` (and the file's current URL) from the host's recording list."""
-        api = host_api(self._services, meeting)
         try:
+            api = await host_api(self._services, meeting)
             body = await api.get_recordings(row.zoom_meeting_uuid or meeting.zoom_meeting_id)
         except ConnectionUnavailable as exc:
             raise _fail(FileFailure.HOST_UNAVAILABLE,

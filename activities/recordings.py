@@ -17,6 +17,7 @@ from temporalio import activity
 
 from models import Meeting, RecordingFile, WebhookEvent, ZoomConnection, utcnow
 from models.tables import new_id
+from meeting_host import MeetingHostChanged, meeting_api
 from token_manager import ConnectionUnavailable
 from workflows.recording_types import (
     FileFailed,
@@ -42,10 +43,15 @@ log = logging.getLogger("recordings")
 BASIC_USER = 1  # Zoom user type 1: no cloud recording (zoom-facts §3, §5)
 
 
-def host_api(services, meeting: Meeting) -> ZoomApi:
-    """Zoom as the meeting's host account: the org's connection, or Converge's system account."""
-    tokens = services.tokens
-    return tokens.org_api(meeting.connection_id) if meeting.host_kind == "org" else tokens.system_api()
+async def host_api(services, meeting: Meeting) -> ZoomApi:
+    """Zoom as the meeting's host account: the org's connection, or Converge's system account.
+
+    An org that reconnected as another Zoom user cannot see the old user's recordings: asking
+    would read as "no recording", so that case is reported like an unusable connection."""
+    try:
+        return await meeting_api(services, meeting)
+    except MeetingHostChanged as exc:
+        raise ConnectionUnavailable("host_changed", str(exc)) from None
 
 
 async def booking_meeting(services, booking_id: str) -> Meeting:
@@ -122,13 +128,13 @@ class RecordingActivities:
                 conn = await s.get(ZoomConnection, meeting.connection_id) if meeting.connection_id else None
             stored = conn.zoom_user_type if conn else None
             try:
-                return (await host_api(services, meeting).get_me()).get("type", stored), \
+                return (await (await host_api(services, meeting)).get_me()).get("type", stored), \
                     "the Zoom user connected to your organization"
             except (ConnectionUnavailable, ZoomError) as exc:
                 log.info("booking %s: host type from connect time (%s)", meeting.booking_id, type(exc).__name__)
                 return stored, "the Zoom user connected to your organization"
         try:
-            return (await host_api(services, meeting).get_user(meeting.host_email)).get("type"), \
+            return (await (await host_api(services, meeting)).get_user(meeting.host_email)).get("type"), \
                 f"Converge's system Zoom user {meeting.host_email}"
         except (ConnectionUnavailable, ZoomError):
             return None, f"Converge's system Zoom user {meeting.host_email}"
@@ -155,7 +161,10 @@ class RecordingActivities:
         """Zoom's list for the instance (the UUID from a webhook), else for the meeting id, which
         Zoom answers with its latest instance. Transient failures raise (Temporal retries)."""
         meeting = await booking_meeting(self._services, inp.booking_id)
-        api = host_api(self._services, meeting)
+        try:
+            api = await host_api(self._services, meeting)
+        except ConnectionUnavailable as exc:
+            return PollResult(reason=f"host_unavailable: {exc.reason}")
         refs = [inp.zoom_meeting_uuid, meeting.zoom_meeting_id] if inp.zoom_meeting_uuid else [meeting.zoom_meeting_id]
         body, reason = None, "not_ready"
         for ref in refs:

@@ -51,3 +51,33 @@ async def test_reconnecting_another_zoom_user_never_rebinds_old_meetings(api, em
     assert not at_zoom["deleted"] and at_zoom["host_email"] == first
     assert (await meeting_row(api.services, booking["id"])).status == "scheduled"
     assert cancelled["duration_minutes"] == booking["duration_minutes"] == at_zoom["duration"]
+
+
+async def test_recordings_of_old_meetings_are_not_read_with_a_new_users_token(api, emulator, idi_worker, system_host):
+    """Asking Zoom for an old meeting's recordings as the newly connected user would read as
+    "no recording"; the poll says the host is unavailable instead and asks Zoom nothing."""
+    from activities.recordings import RecordingActivities
+    from workflows.recording_types import PollInput
+
+    org_id, headers, session_id = await new_org_with_session(api)
+    first = await fresh_zoom_user(emulator, first="Rita", last="Former")
+    await connect_org(api, emulator, org_id, headers, first)
+    async with idi_worker(f"{system_host}:1"):
+        booking = await settled(api, org_id, headers, (await book(api, org_id, headers, session_id, future(hours=52)))["id"])
+    assert booking["meeting"]["host_email"] == first
+    activities = RecordingActivities(api.services)
+    same_user = await activities.poll_recording_files(PollInput(booking_id=booking["id"]))
+    assert same_user.reason == "not_ready"  # the real host is asked; nothing recorded yet
+
+    await connect_org(api, emulator, org_id, headers, await fresh_zoom_user(emulator, first="Sid", last="Newer"))
+    meeting_id = booking["meeting"]["zoom_meeting_id"]
+
+    async def recording_asks() -> int:
+        return sum(1 for r in await emulator.control.requests()
+                   if meeting_id in str(r.get("path")) and "recordings" in str(r.get("path")))
+
+    before = await recording_asks()
+    assert before >= 1  # the first poll did reach Zoom, so the count below can move
+    other_user = await activities.poll_recording_files(PollInput(booking_id=booking["id"]))
+    assert other_user.reason == "host_unavailable: host_changed" and other_user.files == []
+    assert await recording_asks() == before
