@@ -183,3 +183,26 @@ async def api(services):
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         yield Api(url, client, services)
     await runner.cleanup()
+
+
+@pytest_asyncio.fixture
+async def time_skipping_env():
+    """A fresh time-skipping server per test: its clock is global, so a test that skips days ahead
+    would move another's. The search attributes go in through the operator service, the only way
+    that server takes them (it does not implement listing them, so temporal_setup cannot be used)."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from devstack import binary
+
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    ) as env:
+        await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={n: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for n in SEARCH_ATTRIBUTES},
+        ))
+        yield env

@@ -19,7 +19,7 @@ from api.openapi import documented
 from api.pages.access import app_page, guarded, signed_in
 from api.pages.backend import ApiFailed, Backend
 from api.pages.render import html
-from api.pages.sessions import LABELS, not_found_page
+from api.pages.sessions import LABELS, get_or_not_found
 from api.recordings import content_type
 from models import RecordingFile
 from recording_store import RecordingStore
@@ -38,12 +38,7 @@ async def get_manage(request: web.Request) -> web.Response:
     current = await signed_in(request)
     backend = Backend(request, current)
     session_id = request.match_info["session"]
-    try:
-        s = await backend.get(f"/sessions/{session_id}")
-    except ApiFailed as failed:
-        if failed.status == 404:
-            return not_found_page(current, "Session")
-        raise
+    s = await get_or_not_found(backend, current, f"/sessions/{session_id}", "Session")
     bookings = (await backend.get(f"/sessions/{session_id}/bookings"))["bookings"]
     return await app_page(request, current, "manage.html", nav="sessions", title="Manage IDI",
                           s=s, bookings=bookings, **LABELS)
@@ -73,12 +68,7 @@ async def get_panel(request: web.Request) -> web.Response:
     current = await signed_in(request, for_script=True)
     backend = Backend(request, current)
     booking_id = request.match_info["booking"]
-    try:
-        booking = await backend.get(f"/bookings/{booking_id}")
-    except ApiFailed as failed:
-        if failed.status == 404:
-            return not_found_page(current, "Booking")
-        raise
+    booking = await get_or_not_found(backend, current, f"/bookings/{booking_id}", "Booking")
     ctx = panel_context(booking)
     transcript, note = None, None
     if ctx["transcript_file"] is not None:

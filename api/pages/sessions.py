@@ -15,7 +15,7 @@ from aiohttp import web
 
 from api.openapi import documented
 from api.pages import session as sessions
-from api.pages.access import app_page, guarded, posted_form, signed_in
+from api.pages.access import Stop, app_page, guarded, posted_form, signed_in
 from api.pages.backend import ApiFailed, Backend
 from api.pages.render import html, see_other
 
@@ -31,6 +31,17 @@ def not_found_page(current, what: str) -> web.Response:
     return html("error.html", status=404, session=current, title=f"{what} not found",
                 message=f"This {what.lower()} does not exist, or it belongs to another "
                         "organization.")
+
+
+async def get_or_not_found(backend: Backend, current, path: str, what: str) -> dict:
+    """GET `path` from the API, or end the request with the not-found page (another org's id
+    reads as missing too, so the page never tells the two apart)."""
+    try:
+        return await backend.get(path)
+    except ApiFailed as failed:
+        if failed.status == 404:
+            raise Stop(not_found_page(current, what)) from None
+        raise
 
 
 # --- sessions ----------------------------------------------------------------------------------
@@ -82,12 +93,7 @@ def _default_form() -> dict[str, str]:
 async def _agenda_page(request, current, session_id: str, *, form=None, error=None,
                        status=200) -> web.Response:
     backend = Backend(request, current)
-    try:
-        s = await backend.get(f"/sessions/{session_id}")
-    except ApiFailed as failed:
-        if failed.status == 404:
-            return not_found_page(current, "Session")
-        raise
+    s = await get_or_not_found(backend, current, f"/sessions/{session_id}", "Session")
     bookings = (await backend.get(f"/sessions/{session_id}/bookings"))["bookings"]
     return await app_page(request, current, "agenda.html", nav="sessions", status=status,
                           title=s["title"], s=s, bookings=bookings, form=form or _default_form(),
@@ -170,12 +176,8 @@ async def post_booking(request: web.Request) -> web.Response:
 @guarded
 async def get_booking_card(request: web.Request) -> web.Response:
     current = await signed_in(request, for_script=True)
-    try:
-        booking = await Backend(request, current).get(f"/bookings/{request.match_info['booking']}")
-    except ApiFailed as failed:
-        if failed.status == 404:
-            return not_found_page(current, "Booking")
-        raise
+    booking = await get_or_not_found(Backend(request, current), current,
+                                     f"/bookings/{request.match_info['booking']}", "Booking")
     return html("_booking_card.html", b=booking, csrf=current.csrf)
 
 
@@ -189,12 +191,7 @@ async def post_start_meeting(request: web.Request) -> web.Response:
     await posted_form(request, current)
     backend = Backend(request, current)
     booking_id = request.match_info["booking"]
-    try:
-        booking = await backend.get(f"/bookings/{booking_id}")
-    except ApiFailed as failed:
-        if failed.status == 404:
-            return not_found_page(current, "Booking")
-        raise
+    booking = await get_or_not_found(backend, current, f"/bookings/{booking_id}", "Booking")
     try:
         start = await backend.get(f"/bookings/{booking_id}/start-url")
     except ApiFailed as failed:

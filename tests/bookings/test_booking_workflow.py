@@ -12,10 +12,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-import pytest_asyncio
 from temporalio import activity
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -24,7 +21,6 @@ from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from devstack import SEARCH_ATTRIBUTES, binary
 from tests.recordings.fakes import FakeZoomFiles, ref
 from workflows.booking import BOOKING_STATUS, HOST_KIND, ZOOM_MEETING_ID, IdiBookingWorkflow
 from workflows.types import (
@@ -120,19 +116,9 @@ class FakeZoom:
         return [(c.status, c.reason) for c in self.statuses]
 
 
-@pytest_asyncio.fixture
-async def env():
-    # One server per test: its clock is global and jumps when a test skips days ahead.
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
-    ) as env:
-        # The time-skipping server only takes them this way (temporal-notes §2b).
-        await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={n: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for n in SEARCH_ATTRIBUTES},
-        ))
-        yield env
+@pytest.fixture
+def env(time_skipping_env):
+    return time_skipping_env
 
 
 class Run:

@@ -10,16 +10,12 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-import pytest_asyncio
+import pytest
 from temporalio import activity
-from temporalio.api.enums.v1 import EventType, IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.api.enums.v1 import EventType
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from devstack import SEARCH_ATTRIBUTES, binary
 from token_manager import TokenManager
 from worker import build_worker
 from workflows.booking import IdiBookingWorkflow
@@ -29,17 +25,9 @@ from workflows.types import BookingHost, BookingInput, BookingStatusChange, Fail
 REFRESH_BUDGET = timedelta(seconds=TokenManager.LOCK_WAIT + 2 * TokenManager.REFRESH_CALL_TIMEOUT)
 
 
-@pytest_asyncio.fixture
-async def env():
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
-    ) as env:
-        await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={n: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for n in SEARCH_ATTRIBUTES},
-        ))
-        yield env
+@pytest.fixture
+def env(time_skipping_env):
+    return time_skipping_env
 
 
 @activity.defn(name="resolve_booking_host")

@@ -11,9 +11,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-import pytest_asyncio
-from temporalio.api.enums.v1 import EventType, IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -21,7 +20,6 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from devstack import SEARCH_ATTRIBUTES, binary
 from tests.recordings.fakes import FakeBooking, FakeZoomFiles, ref
 from workflows.booking import BOOKING_STATUS, IdiBookingWorkflow
 from workflows.recording_types import RecordingTimings
@@ -30,18 +28,9 @@ from workflows.types import MEETING_NOT_HELD_AFTER, BookingInput, ZoomEventSigna
 TIMINGS = RecordingTimings()
 
 
-@pytest_asyncio.fixture
-async def env():
-    # One server per test: its clock is global and jumps when a test skips days ahead.
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
-    ) as env:
-        await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={n: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for n in SEARCH_ATTRIBUTES},
-        ))
-        yield env
+@pytest.fixture
+def env(time_skipping_env):
+    return time_skipping_env
 
 
 class Run:
