@@ -18,6 +18,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from devstack import EmbeddedServices
 
 ROOT = Path(__file__).resolve().parent
 # Dev-only knobs (not part of the configuration contract): tests run a second stack beside yours.
@@ -44,7 +48,7 @@ def _dev_secret(name: str, make) -> str:
     return path.read_text().strip()
 
 
-def _dev_environment(services) -> dict[str, str]:
+def _dev_environment(services: EmbeddedServices) -> dict[str, str]:
     """Fill every unset variable with the embedded default; returns the env for the children."""
     import secrets
 

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-SEARCH_ATTRIBUTES = ("OrgId", "BookingId", "ZoomMeetingId", "HostKind", "BookingStatus")
+from workflows.contract import SEARCH_ATTRIBUTE_NAMES
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -159,7 +159,7 @@ class EmbeddedServices:
             "--ui-port", str(ui_port), "--db-filename", str(self.data_dir / "temporal.db"),
             "--log-level", "warn",
         ]
-        for name in SEARCH_ATTRIBUTES:
+        for name in SEARCH_ATTRIBUTE_NAMES:
             args += ["--search-attribute", f"{name}=Keyword"]
         proc = self._spawn("temporal", args)
         self._wait("temporal", proc, lambda: port_answers("127.0.0.1", port), timeout=60)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 import redis.asyncio as redis
@@ -18,7 +19,8 @@ from models import Database
 from settings import ConfigError, Settings
 from token_cipher import TokenCipher
 
-TASK_QUEUE = "idi"
+if TYPE_CHECKING:
+    from connections.tokens import TokenManager
 
 
 async def connect_temporal(settings: Settings, timeout: float = 5.0) -> Client:
@@ -41,7 +43,7 @@ class Services:
     http: httpx.AsyncClient
     _temporal: Client | None = None
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _tokens: object | None = None
+    _tokens: TokenManager | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, temporal: Client | None = None) -> "Services":
@@ -58,10 +60,10 @@ class Services:
         )
 
     @property
-    def tokens(self):
-        """The one token manager every Zoom call goes through (see token_manager.py)."""
+    def tokens(self) -> TokenManager:
+        """The one token manager every Zoom call goes through (connections/tokens.py)."""
         if self._tokens is None:
-            from token_manager import TokenManager
+            from connections.tokens import TokenManager
 
             self._tokens = TokenManager(self)
         return self._tokens

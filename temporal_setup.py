@@ -25,8 +25,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from devstack import SEARCH_ATTRIBUTES
-from services import TASK_QUEUE
+from workflows.contract import SEARCH_ATTRIBUTE_NAMES, TASK_QUEUE, TOKEN_REFRESH_SCHEDULE_ID
 
 
 async def ensure_search_attributes(client: Client) -> list[str]:
@@ -34,7 +33,7 @@ async def ensure_search_attributes(client: Client) -> list[str]:
     existing = await client.operator_service.list_search_attributes(
         ListSearchAttributesRequest(namespace=client.namespace)
     )
-    missing = [n for n in SEARCH_ATTRIBUTES if n not in existing.custom_attributes]
+    missing = [n for n in SEARCH_ATTRIBUTE_NAMES if n not in existing.custom_attributes]
     if missing:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(
@@ -47,7 +46,6 @@ async def ensure_search_attributes(client: Client) -> list[str]:
 
 # --- The token keep-alive Schedule ------------------------------------------------------------
 
-TOKEN_REFRESH_SCHEDULE_ID = "zoom-token-refresh"
 TOKEN_REFRESH_EVERY = timedelta(minutes=5)
 # Shorter than one interval: after an outage at most one missed sweep is made up, never a burst.
 TOKEN_REFRESH_CATCHUP = timedelta(minutes=4)

@@ -16,7 +16,8 @@ from datetime import timedelta
 
 from temporalio.worker import Worker
 
-from services import TASK_QUEUE, Services
+from services import Services
+from workflows.contract import TASK_QUEUE
 from settings import ConfigError, load_settings
 from metrics import serve_worker_metrics, worker_metrics_port
 from temporal_setup import ensure_search_attributes, ensure_token_refresh_schedule
@@ -26,15 +27,22 @@ from temporal_setup import ensure_search_attributes, ensure_token_refresh_schedu
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 
+def workflows() -> list[type]:
+    """Every workflow this worker runs."""
+    from workflows.booking import IdiBookingWorkflow
+    from workflows.token_refresh import TokenRefreshWorkflow
+
+    return [IdiBookingWorkflow, TokenRefreshWorkflow]
+
+
 def build_worker(client, services: Services, task_queue: str = TASK_QUEUE, **options) -> Worker:
     from activities import build_activities
-    from workflows import WORKFLOWS
 
     options.setdefault("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=WORKFLOWS,
+        workflows=workflows(),
         activities=build_activities(services),
         **options,
     )

@@ -19,9 +19,14 @@ from temporalio.exceptions import ApplicationError
 from activities.host_pool import CreateInFlight, Slot, hold, take_free_host
 from models import Meeting, Organization, ZoomConnection, utcnow
 from models import HostReservation
-from token_manager import REFRESH_FAILED, ConnectionUnavailable
-from workflows.types import BookingHost, Failure, ResolveHostInput
+from connections.tokens import REFRESH_FAILED, ConnectionUnavailable
+from workflows.booking_types import BookingHost, Failure, ResolveHostInput
 from zoom.errors import ZoomError, ZoomTransientError
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
 
 log = logging.getLogger("booking.hosts")
 
@@ -40,7 +45,7 @@ def system_label(email: str) -> str:
 
 
 class BookingHostActivities:
-    def __init__(self, services) -> None:
+    def __init__(self, services: Services) -> None:
         self._services = services
 
     @activity.defn(name="resolve_booking_host")

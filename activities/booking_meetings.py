@@ -25,11 +25,11 @@ from temporalio.exceptions import ApplicationError
 
 from activities.booking_hosts import fallback_reason
 from activities.host_pool import Slot, capacity_of, has_room
-from meeting_host import MeetingHostChanged, check_meeting_host, meeting_api
+from connections.meeting_host import MeetingHostChanged, check_meeting_host, meeting_api
 from models import Booking, IdiSession, Meeting, ZoomConnection, utcnow
 from models import HostReservation
-from token_manager import ConnectionUnavailable
-from workflows.types import (
+from connections.tokens import ConnectionUnavailable
+from workflows.booking_types import (
     BookingHost,
     CreateMeetingInput,
     DeleteMeetingInput,
@@ -50,7 +50,12 @@ from zoom.errors import (
     ZoomUserNotFound,
 )
 from zoom.ids import meeting_id_str
-from zoom_connect import _display_name as display_name
+from connections.connect import _display_name as display_name
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
 
 log = logging.getLogger("booking.meetings")
 T = TypeVar("T")
@@ -112,7 +117,7 @@ def _permanent(kind: str, message: str, *details: object) -> ApplicationError:
 
 
 class BookingMeetingActivities:
-    def __init__(self, services) -> None:
+    def __init__(self, services: Services) -> None:
         self._services = services
 
     # --- create -----------------------------------------------------------------------------

@@ -7,11 +7,16 @@ from temporalio import activity
 
 from models import Booking, utcnow
 from models import HostReservation
-from workflows.types import BookingStatus, BookingStatusChange
+from workflows.booking_types import BookingStatus, BookingStatusChange
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
 
 
 class BookingStatusActivities:
-    def __init__(self, services) -> None:
+    def __init__(self, services: Services) -> None:
         self._services = services
 
     @activity.defn(name="record_booking_status")

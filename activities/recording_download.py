@@ -33,12 +33,17 @@ from temporalio.exceptions import ApplicationError
 
 from activities.recordings import host_api
 from models import Meeting, RecordingFile, WebhookEvent, utcnow
-from recording_store import CHUNK, RecordingStore
+from models.recording_store import CHUNK, RecordingStore
 from token_cipher import DecryptionError
-from token_manager import ConnectionUnavailable
+from connections.tokens import ConnectionUnavailable
 from workflows.recording_types import RECORDING_EVENTS, DownloadFileInput, FileFailure, StoredFile
 from zoom.errors import ZoomError, ZoomMeetingNotFound, ZoomRecordingNotFound, ZoomTransientError
 from zoom.webhooks import RecordingFile as ZoomFile
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
 
 log = logging.getLogger("recordings.download")
 
@@ -102,7 +107,7 @@ def _write(handle, digest, chunk: bytes) -> None:
 
 
 class RecordingDownloadActivities:
-    def __init__(self, services, store: RecordingStore | None = None) -> None:
+    def __init__(self, services: Services, store: RecordingStore | None = None) -> None:
         self._services = services
         self._store = store or RecordingStore.from_settings(services.settings)
 

@@ -17,8 +17,8 @@ from temporalio import activity
 
 from models import Meeting, RecordingFile, WebhookEvent, ZoomConnection, utcnow
 from models.tables import new_id
-from meeting_host import MeetingHostChanged, meeting_api
-from token_manager import ConnectionUnavailable
+from connections.meeting_host import MeetingHostChanged, meeting_api
+from connections.tokens import ConnectionUnavailable
 from workflows.recording_types import (
     FileFailed,
     PollInput,
@@ -38,12 +38,17 @@ from zoom.errors import (
 )
 from zoom.webhooks import RecordingObject, WebhookPayloadError, parse_event
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
+
 log = logging.getLogger("recordings")
 
 BASIC_USER = 1  # Zoom user type 1: no cloud recording (zoom-facts §3, §5)
 
 
-async def host_api(services, meeting: Meeting) -> ZoomApi:
+async def host_api(services: Services, meeting: Meeting) -> ZoomApi:
     """Zoom as the meeting's host account: the org's connection, or Converge's system account.
 
     An org that reconnected as another Zoom user cannot see the old user's recordings: asking
@@ -54,7 +59,7 @@ async def host_api(services, meeting: Meeting) -> ZoomApi:
         raise ConnectionUnavailable("host_changed", str(exc)) from None
 
 
-async def booking_meeting(services, booking_id: str) -> Meeting:
+async def booking_meeting(services: Services, booking_id: str) -> Meeting:
     async with services.db.session() as s:
         meeting = (await s.exec(select(Meeting).where(Meeting.booking_id == booking_id))).first()
     if meeting is None:
@@ -72,7 +77,7 @@ def downloadable(f) -> bool:
     return bool(f.download_url and f.file_type and (f.status or "completed").lower() == "completed")
 
 
-async def save_files(services, meeting: Meeting, obj: RecordingObject) -> list[RecordingFileRef]:
+async def save_files(services: Services, meeting: Meeting, obj: RecordingObject) -> list[RecordingFileRef]:
     """Upsert the object's downloadable files; the refs of those rows (new or already known)."""
     refs = []
     now = utcnow()
@@ -103,7 +108,7 @@ async def save_files(services, meeting: Meeting, obj: RecordingObject) -> list[R
 
 
 class RecordingActivities:
-    def __init__(self, services, timings: RecordingTimings | None = None) -> None:
+    def __init__(self, services: Services, timings: RecordingTimings | None = None) -> None:
         self._services = services
         self._timings = timings or RecordingTimings()
 

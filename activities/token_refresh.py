@@ -13,14 +13,19 @@ import asyncio
 from collections import Counter
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel
 from sqlalchemy import func, or_
 from sqlmodel import select
 from temporalio import activity
 
 from metrics import CONNECTION_STATUSES, CONNECTIONS, TOKEN_REFRESH, TOKEN_SWEEP_SECONDS
 from models import ZoomConnection, utcnow
-from token_manager import TokenManager
+from connections.tokens import TokenManager
+from workflows.token_refresh_types import SweepPage, SweepPageResult, SweepReport
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
 
 # The same window the token manager uses to answer `not_due`, so what the sweep picks is what the
 # manager refreshes. Zoom access tokens live 1 hour; three 5-minute sweeps fit in 15 minutes.
@@ -28,28 +33,8 @@ ACCESS_TOKEN_MARGIN = TokenManager.REFRESH_AHEAD
 # Refresh tokens rotate on use and Zoom's lifetime for an unused one is unsettled (15 years vs
 # ~90 days, zoom-facts §1): refreshing an idle connection weekly keeps it alive either way.
 IDLE_REFRESH_AFTER = timedelta(days=7)
-PAGE_SIZE = 200
 # Refreshes in flight at once per page: gentle on Zoom's token endpoint and the DB pool (10).
 CONCURRENCY = 10
-
-
-class SweepPage(BaseModel):
-    """Which page to do: due connections with an id after `after_id`, at most `limit` of them."""
-
-    after_id: str = ""
-    limit: int = PAGE_SIZE
-
-
-class SweepPageResult(BaseModel):
-    selected: int
-    outcomes: dict[str, int]
-    # The last id of this page when more due connections follow; None when this was the last.
-    next_after_id: str | None = None
-
-
-class SweepReport(BaseModel):
-    outcomes: dict[str, int]
-    seconds: float
 
 
 def _idle_since():
@@ -71,7 +56,7 @@ def due_filter(now: datetime):
 
 
 class TokenRefreshActivities:
-    def __init__(self, services) -> None:
+    def __init__(self, services: Services) -> None:
         self._services = services
 
     @activity.defn(name="refresh_due_connections")

@@ -9,7 +9,7 @@ import sys
 from aiohttp import web
 
 from api.app import create_app
-from api.webhooks import inbox_sweeper
+from api.webhooks.intake import inbox_sweeper
 from services import Services
 from settings import ConfigError, load_settings
 

@@ -10,13 +10,20 @@ import hashlib
 import hmac
 import secrets
 
+from typing import TYPE_CHECKING, TypeVar
+
 from aiohttp import web
 from sqlmodel import select
 
+from api.context import SERVICES
 from api.errors import ApiError, not_found
 from models import Organization
 
+if TYPE_CHECKING:
+    from services import Services
+
 KEY_PREFIX = "cvg_"
+Row = TypeVar("Row")
 
 
 def new_api_key() -> str:
@@ -39,7 +46,7 @@ def bearer(request: web.Request) -> str:
 
 
 def require_admin(request: web.Request) -> None:
-    expected = request.app["ctx"].settings.admin_api_key
+    expected = request.app[SERVICES].settings.admin_api_key
     if not expected:
         raise ApiError(403, "admin_api_disabled", "ADMIN_API_KEY is not set on this server; set it to create orgs over the API.")
     if not hmac.compare_digest(bearer(request).encode(), expected.encode()):
@@ -50,10 +57,22 @@ async def require_org(request: web.Request) -> Organization:
     """The org named in the path, if the caller's key belongs to it; another org's key gets 404."""
     key = bearer(request)
     org_id = request.match_info["org"]
-    async with request.app["ctx"].db.session() as s:
+    async with request.app[SERVICES].db.session() as s:
         org = (await s.exec(select(Organization).where(Organization.api_key_hash == hash_api_key(key)))).first()
     if org is None:
         raise ApiError(401, "unauthorized", "The API key is not valid; ask your admin for a key.")
     if org.id != org_id:
         raise not_found("Organization")
     return org
+
+
+async def org_row(services: Services, model: type[Row], row_id: str, org_id: str, what: str,
+                  **also) -> Row:
+    """The org's row of `model` (matching `also` too), or 404: another org's row answers exactly
+    like a missing one (docs/promises.md#6-no-org-sees-another-orgs-data)."""
+    async with services.db.session() as s:
+        row = await s.get(model, row_id)
+    if (row is None or row.org_id != org_id
+            or any(getattr(row, field) != value for field, value in also.items())):
+        raise not_found(what)
+    return row

@@ -13,6 +13,11 @@ from sqlmodel import col, select
 
 from models import Booking, Meeting, RecordingFile
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
+
 
 class MeetingOut(BaseModel):
     zoom_meeting_id: str
@@ -106,7 +111,7 @@ def booking_out(booking: Booking, meeting: Meeting | None, files: list[Recording
     )
 
 
-async def load_bookings(services, bookings: list[Booking]) -> list[BookingOut]:
+async def load_bookings(services: Services, bookings: list[Booking]) -> list[BookingOut]:
     """Views of many bookings in three queries."""
     if not bookings:
         return []
@@ -124,5 +129,5 @@ async def load_bookings(services, bookings: list[Booking]) -> list[BookingOut]:
     return [booking_out(b, meetings.get(b.id), files.get(b.id, [])) for b in bookings]
 
 
-async def load_booking(services, booking: Booking) -> BookingOut:
+async def load_booking(services: Services, booking: Booking) -> BookingOut:
     return (await load_bookings(services, [booking]))[0]

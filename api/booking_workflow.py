@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from temporalio.client import (
     WithStartWorkflowOperation,
@@ -27,9 +28,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
 from models import Booking
-from services import TASK_QUEUE
-from workflows.booking import BOOKING_ID, BOOKING_STATUS, ORG_ID, IdiBookingWorkflow
-from workflows.types import BookingInput, BookingStatus, Failure
+from workflows.booking import IdiBookingWorkflow
+from workflows.contract import BOOKING_ID, BOOKING_STATUS, ORG_ID, TASK_QUEUE, booking_workflow_id
+from workflows.booking_types import BookingInput, BookingStatus, Failure, ZoomEventSignal
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
 
 log = logging.getLogger("api.bookings")
 
@@ -69,7 +75,7 @@ def _start_options(booking: Booking, org_name: str) -> tuple[BookingInput, dict]
     return inp, options
 
 
-async def start_booking(services, booking: Booking, org_name: str, *, quick_wait: float = QUICK_WAIT_SECONDS) -> None:
+async def start_booking(services: Services, booking: Booking, org_name: str, *, quick_wait: float = QUICK_WAIT_SECONDS) -> None:
     """Start the booking's workflow and give it `quick_wait` seconds to make the meeting.
 
     Raises only when the workflow certainly did not start (Temporal unreachable)."""
@@ -104,7 +110,7 @@ async def _started(op: WithStartWorkflowOperation) -> bool:
         return False
 
 
-async def ensure_started(services, booking: Booking, org_name: str) -> None:
+async def ensure_started(services: Services, booking: Booking, org_name: str) -> None:
     """For an Idempotency-Key replay: start the workflow only if it never started (the first
     request may have died in between). A finished one, even a failed one, is left alone."""
     client = await services.temporal()
@@ -118,7 +124,7 @@ async def ensure_started(services, booking: Booking, org_name: str) -> None:
     await client.start_workflow(IdiBookingWorkflow.run, inp, **options)
 
 
-async def call_update(services, booking: Booking, update, *args) -> bool:
+async def call_update(services: Services, booking: Booking, update, *args) -> bool:
     """Run one of the workflow's updates; False when the wait ran out (it continues anyway).
 
     A refusal becomes an ApiError carrying the workflow's reason and message."""
@@ -152,3 +158,21 @@ def temporal_down(exc: Exception) -> ApiError:
                     "The booking could not be started because the workflow service is unreachable; "
                     "nothing was booked. Try again in a minute.")
 
+
+# One try to signal a workflow waits this long for Temporal.
+SIGNAL_RPC_TIMEOUT = timedelta(seconds=1)
+
+
+async def signal_booking(services: Services, booking_id: str, signal: ZoomEventSignal) -> bool:
+    """Hand a webhook event (ids only) to the booking's workflow: True when it took it, False when
+    the workflow has already finished; raises when Temporal did not answer."""
+    client = await services.temporal()
+    handle = client.get_workflow_handle(booking_workflow_id(booking_id))
+    try:
+        await handle.signal(IdiBookingWorkflow.zoom_event, signal,
+                            rpc_timeout=SIGNAL_RPC_TIMEOUT)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True

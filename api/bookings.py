@@ -14,7 +14,8 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete, select
 
-from api.auth import require_org
+from api.context import SERVICES
+from api.auth import org_row, require_org
 from api.booking_input import (
     BookingIn,
     RescheduleIn,
@@ -25,15 +26,21 @@ from api.booking_input import (
 )
 from api.booking_views import BookingList, BookingOut, StartUrlOut, load_booking, load_bookings
 from api.booking_workflow import WorkflowGone, call_update, ensure_started, start_booking, temporal_down
-from api.errors import ApiError, not_found, parse_body
+from api.errors import ApiError, parse_body
 from api.openapi import documented
 from api.sessions import org_session
-from meeting_host import MeetingHostChanged, check_meeting_host, meeting_api
+from connections.meeting_host import MeetingHostChanged, check_meeting_host, meeting_api
 from models import Booking, Meeting, Organization
-from token_manager import ConnectionUnavailable
+from connections.tokens import ConnectionUnavailable
 from workflows.booking import IdiBookingWorkflow
-from workflows.types import BookingStatus, Failure, RescheduleRequest, workflow_id_for
+from workflows.contract import booking_workflow_id
+from workflows.booking_types import BookingStatus, Failure, RescheduleRequest
 from zoom.errors import ZoomError, ZoomMeetingNotFound
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
 
 log = logging.getLogger("api.bookings")
 routes = web.RouteTableDef()
@@ -51,15 +58,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-async def _org_booking(services, org_id: str, booking_id: str) -> Booking:
-    async with services.db.session() as s:
-        booking = await s.get(Booking, booking_id)
-    if booking is None or booking.org_id != org_id:
-        raise not_found("Booking")
-    return booking
-
-
-async def _reload(services, booking_id: str) -> Booking:
+async def _reload(services: Services, booking_id: str) -> Booking:
     async with services.db.session() as s:
         return await s.get(Booking, booking_id)
 
@@ -75,7 +74,7 @@ def _idempotency_key(request: web.Request) -> str | None:
     return key
 
 
-async def _replay(services, org: Organization, key: str, request_hash: str) -> web.Response | None:
+async def _replay(services: Services, org: Organization, key: str, request_hash: str) -> web.Response | None:
     """The answer for a key seen before: the same booking, or 409 if the body differs."""
     async with services.db.session() as s:
         booking = (await s.exec(
@@ -103,7 +102,7 @@ async def _replay(services, org: Organization, key: str, request_hash: str) -> w
                                  "booking; the same key with another body is a 409"},
 )
 async def post_booking(request: web.Request) -> web.Response:
-    services = request.app["ctx"]
+    services = request.app[SERVICES]
     org = await require_org(request)
     session = await org_session(services, org.id, request.match_info["session"])
     if session.kind != "idi" or session.meeting_provider != "zoom_app":
@@ -121,7 +120,7 @@ async def post_booking(request: web.Request) -> web.Response:
 
     booking = Booking(org_id=org.id, session_id=session.id, idempotency_key=key,
                       request_hash=request_hash, **valid.model_dump())
-    booking.workflow_id = workflow_id_for(booking.id)
+    booking.workflow_id = booking_workflow_id(booking.id)
     try:
         async with services.db.session() as s:
             s.add(booking)
@@ -146,7 +145,7 @@ async def post_booking(request: web.Request) -> web.Response:
 @routes.get("/v1/orgs/{org}/sessions/{session}/bookings")
 @documented("List a session's bookings, earliest interview first", response=BookingList)
 async def list_bookings(request: web.Request) -> web.Response:
-    services = request.app["ctx"]
+    services = request.app[SERVICES]
     org = await require_org(request)
     session = await org_session(services, org.id, request.match_info["session"])
     async with services.db.session() as s:
@@ -161,9 +160,9 @@ async def list_bookings(request: web.Request) -> web.Response:
 @routes.get("/v1/orgs/{org}/bookings/{booking}")
 @documented("A booking: status (and why), its meeting once it exists, its recordings", response=BookingOut)
 async def get_booking(request: web.Request) -> web.Response:
-    services = request.app["ctx"]
+    services = request.app[SERVICES]
     org = await require_org(request)
-    booking = await _org_booking(services, org.id, request.match_info["booking"])
+    booking = await org_row(services, Booking, request.match_info["booking"], org.id, "Booking")
     return _json(await load_booking(services, booking))
 
 
@@ -171,9 +170,9 @@ async def get_booking(request: web.Request) -> web.Response:
 @documented("A fresh start URL for the meeting's host, fetched from Zoom now (never stored)",
             response=StartUrlOut, errors=(409, 502))
 async def get_start_url(request: web.Request) -> web.Response:
-    services = request.app["ctx"]
+    services = request.app[SERVICES]
     org = await require_org(request)
-    booking = await _org_booking(services, org.id, request.match_info["booking"])
+    booking = await org_row(services, Booking, request.match_info["booking"], org.id, "Booking")
     async with services.db.session() as s:
         meeting = (await s.exec(select(Meeting).where(Meeting.booking_id == booking.id))).first()
     if booking.status == BookingStatus.CANCELLED or (meeting is not None and meeting.status == "deleted"):
@@ -216,9 +215,9 @@ async def get_start_url(request: web.Request) -> web.Response:
 @documented("Reschedule: new start_time and/or duration_minutes; the same Zoom meeting is moved",
             body=RescheduleIn, response=BookingOut, errors=(400, 409, 415, 422, 429, 502, 503))
 async def patch_booking(request: web.Request) -> web.Response:
-    services = request.app["ctx"]
+    services = request.app[SERVICES]
     org = await require_org(request)
-    booking = await _org_booking(services, org.id, request.match_info["booking"])
+    booking = await org_row(services, Booking, request.match_info["booking"], org.id, "Booking")
     body = await parse_body(request, RescheduleIn)
     if body.start_time is None and body.duration_minutes is None:
         raise ApiError(400, "nothing_to_change", "Send start_time and/or duration_minutes to reschedule.")
@@ -242,9 +241,9 @@ async def patch_booking(request: web.Request) -> web.Response:
 @documented("Cancel: the Zoom meeting is deleted; the booking is kept as cancelled",
             response=BookingOut, errors=(409, 503))
 async def cancel_booking(request: web.Request) -> web.Response:
-    services = request.app["ctx"]
+    services = request.app[SERVICES]
     org = await require_org(request)
-    booking = await _org_booking(services, org.id, request.match_info["booking"])
+    booking = await org_row(services, Booking, request.match_info["booking"], org.id, "Booking")
     if booking.status == BookingStatus.CANCELLED:
         return _json(await load_booking(services, booking))
     if booking.status in _TOOK_PLACE:

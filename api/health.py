@@ -8,7 +8,13 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
+from api.context import SERVICES
 from api.openapi import build_spec, documented
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
 
 routes = web.RouteTableDef()
 CHECK_TIMEOUT = 2.0
@@ -27,7 +33,7 @@ async def _check(coro) -> str:
         return f"down: {type(exc).__name__}"
 
 
-async def _temporal_ok(services) -> None:
+async def _temporal_ok(services: Services) -> None:
     client = await services.temporal()
     await client.service_client.check_health()
 
@@ -36,7 +42,7 @@ async def _temporal_ok(services) -> None:
 @documented("Health of the database, Redis and Temporal; 503 names the one that is down",
             auth="none", response=HealthOut, errors=(503,))
 async def healthz(request: web.Request) -> web.Response:
-    services = request.app["ctx"]
+    services = request.app[SERVICES]
     db, rd, tp = await asyncio.gather(
         _check(services.db.ping()), _check(services.redis.ping()), _check(_temporal_ok(services))
     )

@@ -9,13 +9,14 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
+from api.context import SERVICES
 from api.auth import require_org
 from api.errors import ApiError
 from api.openapi import documented
 from models import ZoomConnection
-from token_manager import ZoomNotConfigured
-from zoom_connect import ConnectFailed, finish_connect, start_connect
-from zoom_disconnect import ConnectionBusy, NotConnected, disconnect
+from connections.tokens import ZoomNotConfigured
+from connections.connect import ConnectFailed, finish_connect, start_connect
+from connections.disconnect import ConnectionBusy, NotConnected, disconnect
 
 routes = web.RouteTableDef()
 
@@ -68,7 +69,7 @@ def _not_configured() -> ApiError:
 @documented("The org's Zoom connection: status, connected user and warnings", response=ZoomStatusOut)
 async def get_zoom_status(request: web.Request) -> web.Response:
     org = await require_org(request)
-    async with request.app["ctx"].db.session() as s:
+    async with request.app[SERVICES].db.session() as s:
         row = (await s.exec(select(ZoomConnection).where(ZoomConnection.org_id == org.id))).first()
     return web.json_response(status_view(row).model_dump(mode="json"))
 
@@ -79,7 +80,7 @@ async def get_zoom_status(request: web.Request) -> web.Response:
 async def post_zoom_connect(request: web.Request) -> web.Response:
     org = await require_org(request)
     try:
-        url = await start_connect(request.app["ctx"], org.id)
+        url = await start_connect(request.app[SERVICES], org.id)
     except ZoomNotConfigured:
         raise _not_configured() from None
     return web.json_response(ConnectOut(authorize_url=url).model_dump())
@@ -90,7 +91,7 @@ async def post_zoom_connect(request: web.Request) -> web.Response:
             "an HTML error page otherwise", auth="none", status=302, content_type="text/html",
             errors=(400, 502, 503))
 async def get_zoom_callback(request: web.Request) -> web.Response:
-    services = request.app["ctx"]
+    services = request.app[SERVICES]
     base = services.settings.public_base_url
     q = request.query
     try:
@@ -129,7 +130,7 @@ def _error_page(base: str, status: int, title: str, message: str, retry: str | N
 async def delete_zoom_connection(request: web.Request) -> web.Response:
     org = await require_org(request)
     try:
-        result = await disconnect(request.app["ctx"], org.id)
+        result = await disconnect(request.app[SERVICES], org.id)
     except NotConnected as exc:
         raise ApiError(404, "zoom_not_connected",
                        f"This organization has no Zoom connection to disconnect (status: {exc.status}); "

@@ -5,10 +5,16 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, Field, field_validator
 
+from api.context import SERVICES
 from api.auth import hash_api_key, new_api_key, require_admin
 from api.errors import parse_body
 from api.openapi import documented
 from models import Organization
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
 
 routes = web.RouteTableDef()
 
@@ -30,7 +36,7 @@ class OrgCreated(BaseModel):
     api_key: str = Field(description="Shown once; only its hash is stored")
 
 
-async def create_org(services, name: str) -> OrgCreated:
+async def create_org(services: Services, name: str) -> OrgCreated:
     key = new_api_key()
     org = Organization(name=name, api_key_hash=hash_api_key(key))
     async with services.db.session() as s:
@@ -45,5 +51,5 @@ async def create_org(services, name: str) -> OrgCreated:
 async def post_org(request: web.Request) -> web.Response:
     require_admin(request)
     body = await parse_body(request, OrgIn)
-    created = await create_org(request.app["ctx"], body.name)
+    created = await create_org(request.app[SERVICES], body.name)
     return web.json_response(created.model_dump(), status=201)

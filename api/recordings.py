@@ -13,13 +13,19 @@ import asyncio
 from aiohttp import web
 from sqlmodel import col, select
 
-from api.auth import require_org
-from api.errors import ApiError, not_found
+from api.context import SERVICES
+from api.auth import org_row, require_org
+from api.errors import ApiError
 from api.openapi import documented
 from models import Booking, RecordingFile
-from recording_store import RecordingStore
-from transcripts import Transcript, TranscriptError, parse_vtt
+from models.recording_store import RecordingStore
+from api.transcripts import Transcript, TranscriptError, parse_vtt
 from workflows.recording_types import TRANSCRIPT
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
 
 routes = web.RouteTableDef()
 
@@ -33,12 +39,24 @@ def content_type(row: RecordingFile) -> str:
     return CONTENT_TYPES.get((row.file_extension or "").upper(), "application/octet-stream")
 
 
-async def _booking(services, org_id: str, booking_id: str) -> Booking:
-    async with services.db.session() as s:
-        booking = await s.get(Booking, booking_id)
-    if booking is None or booking.org_id != org_id:
-        raise not_found("Booking")
-    return booking
+def stored_file(services: Services, row: RecordingFile, *, not_stored: str) -> web.FileResponse:
+    """The stored file as a FileResponse (Range, 206), or 409 when it is not on disk (yet)."""
+    path = (RecordingStore.from_settings(services.settings).stored(row.storage_path)
+            if row.status == "stored" else None)
+    if path is None:
+        why = f" ({row.status_reason})" if row.status_reason else ""
+        raise ApiError(409, "recording_not_stored",
+                       f"This recording file is {row.status}{why}, not stored; {not_stored}")
+    return web.FileResponse(path, headers={
+        "Content-Type": content_type(row),
+        "Cache-Control": "private, no-cache",
+        "X-Content-Type-Options": "nosniff",
+    })
+
+
+def download_name(row: RecordingFile) -> str:
+    ext = (row.file_extension or "bin").lower()
+    return f"{row.booking_id}-{row.file_type.lower()}-{row.id}.{ext}"
 
 
 @routes.get("/v1/orgs/{org}/bookings/{booking}/recordings/{recording}/content")
@@ -46,30 +64,13 @@ async def _booking(services, org_id: str, booking_id: str) -> Booking:
             "(video/mp4, audio/mp4, text/vtt, text/plain, ...)",
             content_type="application/octet-stream", errors=(409,))
 async def get_recording_content(request: web.Request) -> web.StreamResponse:
-    services = request.app["ctx"]
+    services = request.app[SERVICES]
     org = await require_org(request)
-    async with services.db.session() as s:
-        row = (await s.exec(select(RecordingFile).where(
-            RecordingFile.id == request.match_info["recording"],
-            RecordingFile.booking_id == request.match_info["booking"],
-            RecordingFile.org_id == org.id,
-        ))).first()
-    if row is None:
-        raise not_found("Recording")
-    path = RecordingStore.from_settings(services.settings).stored(row.storage_path) \
-        if row.status == "stored" else None
-    if path is None:
-        why = f" ({row.status_reason})" if row.status_reason else ""
-        raise ApiError(409, "recording_not_stored",
-                       f"This recording file is {row.status}{why}, not stored; read the booking "
-                       "again for its status.")
-    ext = (row.file_extension or "bin").lower()
-    return web.FileResponse(path, headers={
-        "Content-Type": content_type(row),
-        "Content-Disposition": f'attachment; filename="{row.booking_id}-{row.file_type.lower()}-{row.id}.{ext}"',
-        "Cache-Control": "private, no-cache",
-        "X-Content-Type-Options": "nosniff",
-    })
+    row = await org_row(services, RecordingFile, request.match_info["recording"], org.id,
+                        "Recording", booking_id=request.match_info["booking"])
+    response = stored_file(services, row, not_stored="read the booking again for its status.")
+    response.headers["Content-Disposition"] = f'attachment; filename="{download_name(row)}"'
+    return response
 
 
 @routes.get("/v1/orgs/{org}/bookings/{booking}/transcript")
@@ -77,9 +78,9 @@ async def get_recording_content(request: web.Request) -> web.StreamResponse:
             "(start, end, speaker, text), read from Zoom's WebVTT file",
             response=Transcript, errors=(422,))
 async def get_transcript(request: web.Request) -> web.Response:
-    services = request.app["ctx"]
+    services = request.app[SERVICES]
     org = await require_org(request)
-    booking = await _booking(services, org.id, request.match_info["booking"])
+    booking = await org_row(services, Booking, request.match_info["booking"], org.id, "Booking")
     async with services.db.session() as s:
         row = (await s.exec(
             select(RecordingFile)

@@ -13,10 +13,16 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import select
 
-from api.auth import require_org
-from api.errors import not_found, parse_body
+from api.context import SERVICES
+from api.auth import org_row, require_org
+from api.errors import parse_body
 from api.openapi import documented
 from models import IdiSession
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
 
 routes = web.RouteTableDef()
 
@@ -55,13 +61,8 @@ def session_out(row: IdiSession) -> SessionOut:
                       created_at=row.created_at.astimezone(timezone.utc))
 
 
-async def org_session(services, org_id: str, session_id: str) -> IdiSession:
-    """The org's session, or 404 (another org's session looks exactly like a missing one)."""
-    async with services.db.session() as s:
-        row = await s.get(IdiSession, session_id)
-    if row is None or row.org_id != org_id:
-        raise not_found("Session")
-    return row
+async def org_session(services: Services, org_id: str, session_id: str) -> IdiSession:
+    return await org_row(services, IdiSession, session_id, org_id, "Session")
 
 
 @routes.post("/v1/orgs/{org}/sessions")
@@ -72,7 +73,7 @@ async def post_session(request: web.Request) -> web.Response:
     body = await parse_body(request, SessionIn)
     row = IdiSession(org_id=org.id, title=body.title, kind=body.kind,
                      meeting_provider=body.meeting_provider)
-    async with request.app["ctx"].db.session() as s:
+    async with request.app[SERVICES].db.session() as s:
         s.add(row)
         await s.commit()
     return web.json_response(session_out(row).model_dump(mode="json"), status=201)
@@ -82,7 +83,7 @@ async def post_session(request: web.Request) -> web.Response:
 @documented("List the org's sessions, newest first", response=SessionList)
 async def list_sessions(request: web.Request) -> web.Response:
     org = await require_org(request)
-    async with request.app["ctx"].db.session() as s:
+    async with request.app[SERVICES].db.session() as s:
         rows = (await s.exec(
             select(IdiSession).where(IdiSession.org_id == org.id)
             .order_by(IdiSession.created_at.desc(), IdiSession.id)
@@ -94,5 +95,5 @@ async def list_sessions(request: web.Request) -> web.Response:
 @documented("One session", response=SessionOut)
 async def get_session(request: web.Request) -> web.Response:
     org = await require_org(request)
-    row = await org_session(request.app["ctx"], org.id, request.match_info["session"])
+    row = await org_session(request.app[SERVICES], org.id, request.match_info["session"])
     return web.json_response(session_out(row).model_dump(mode="json"))

@@ -91,11 +91,11 @@ async def book_many(stack, n: int, concurrency: int = CONCURRENCY, *, first_star
 
 
 async def _terminate(stack, booking_ids: list[str]) -> None:
-    from workflows.types import workflow_id_for
+    from workflows.contract import booking_workflow_id
 
     for booking_id in booking_ids:
         try:
-            await stack.client.get_workflow_handle(workflow_id_for(booking_id)).terminate(
+            await stack.client.get_workflow_handle(booking_workflow_id(booking_id)).terminate(
                 reason="bench: run cut short")
         except Exception:
             pass

@@ -56,7 +56,7 @@ async def _due(services, connection_ids: list[str]) -> None:
 
 async def _connect_one(stack) -> str:
     """One org connected through the real connect flow; its connection id."""
-    from zoom_connect import finish_connect, start_connect
+    from connections.connect import finish_connect, start_connect
 
     emu, services = stack.emulator, stack.services
     email = f"bench-{uuid.uuid4().hex[:8]}@globex.test"
@@ -150,7 +150,7 @@ async def _insert_connections(services, grants: list[dict], not_due: int = 0) ->
     import secrets
 
     from models import Organization, ZoomConnection, new_id, utcnow
-    from token_manager import ACCESS_FIELD, REFRESH_FIELD, TABLE
+    from connections.tokens import ACCESS_FIELD, REFRESH_FIELD, TABLE
 
     now = utcnow()
     orgs, conns = [], []
@@ -200,7 +200,7 @@ async def _run_sweep(stack) -> tuple[float, object]:
 async def _direct_refreshes(stack, connection_ids: list[str], concurrency: int) -> float:
     """The floor: each stored refresh token sent straight to Zoom's token endpoint."""
     from models import ZoomConnection
-    from token_manager import REFRESH_FIELD, TABLE
+    from connections.tokens import REFRESH_FIELD, TABLE
 
     services = stack.services
     async with services.db.session() as s:

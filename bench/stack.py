@@ -102,13 +102,13 @@ async def _database(exits: AsyncExitStack, embedded) -> str:
 @asynccontextmanager
 async def running_stack(*, emulator_options: dict | None = None):
     """Start everything; yields a Stack. Stops (and deletes) all of it on the way out."""
-    from temporalio.common import SearchAttributeKey
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
     from aiohttp import web
     from api.app import create_app
-    from devstack import SEARCH_ATTRIBUTES, EmbeddedServices, binary, free_port
+    from devstack import EmbeddedServices, binary, free_port
+    from workflows.contract import SEARCH_ATTRIBUTES
     from services import Services
     from settings import load_settings
     from token_cipher import generate_key
@@ -128,7 +128,7 @@ async def running_stack(*, emulator_options: dict | None = None):
         say("• starting a Temporal dev server…")
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=binary("temporal"),
-            search_attributes=[SearchAttributeKey.for_keyword(n) for n in SEARCH_ATTRIBUTES],
+            search_attributes=list(SEARCH_ATTRIBUTES),
             dev_server_extra_args=["--headless"],
             data_converter=pydantic_data_converter,
         )

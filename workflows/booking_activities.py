@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from workflows.types import (
+from workflows.booking_types import (
     BookingHost,
     BookingStatusChange,
     CreateMeetingInput,

@@ -23,7 +23,14 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import recording_activities as zoom_files
+    from workflows.recording_activities import (
+        download_recording_file,
+        plan_recording,
+        poll_recording_files,
+        record_recording_file_failure,
+        register_recording_files,
+    )
+    from workflows.retries import DB_RETRY
     from workflows.recording_types import (
         RECORDING_EVENTS,
         TRANSCRIPT,
@@ -38,11 +45,10 @@ with workflow.unsafe.imports_passed_through():
         RecordingReason,
         RegisterFilesInput,
     )
-    from workflows.types import BookingStatus, ZoomEventSignal
+    from workflows.booking_types import BookingStatus, ZoomEventSignal
 
 SetStatus = Callable[..., Awaitable[None]]
 
-DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 # A poll that keeps failing (Zoom down) is skipped, not waited on: the next one comes later anyway.
 POLL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=2),
                          maximum_attempts=5)
@@ -100,7 +106,7 @@ class RecordingSteps:
         ended_at = workflow.now()
         self._running = True
         self._plan = plan = await workflow.execute_activity(
-            zoom_files.plan_recording,
+            plan_recording,
             RecordingPlanInput(booking_id=self._booking_id),
             start_to_close_timeout=timedelta(minutes=1),
             retry_policy=DB_RETRY,
@@ -221,7 +227,7 @@ class RecordingSteps:
             if event.event_type not in RECORDING_EVENTS or event.event_id in self._taken:
                 continue
             refs = await workflow.execute_activity(
-                zoom_files.register_recording_files,
+                register_recording_files,
                 RegisterFilesInput(booking_id=self._booking_id, event_id=event.event_id),
                 start_to_close_timeout=timedelta(minutes=1),
                 retry_policy=DB_RETRY,
@@ -235,7 +241,7 @@ class RecordingSteps:
         self._last_poll = workflow.now()
         try:
             result = await workflow.execute_activity(
-                zoom_files.poll_recording_files,
+                poll_recording_files,
                 PollInput(booking_id=self._booking_id, zoom_meeting_uuid=self._uuid),
                 start_to_close_timeout=timedelta(minutes=1),
                 retry_policy=POLL_RETRY,
@@ -267,7 +273,7 @@ class RecordingSteps:
         heartbeat = self._plan.timings.download_heartbeat
         try:
             await workflow.execute_activity(
-                zoom_files.download_recording_file,
+                download_recording_file,
                 DownloadFileInput(booking_id=self._booking_id, file_id=ref.id,
                                   lease_seconds=heartbeat.total_seconds()),
                 start_to_close_timeout=DOWNLOAD_ATTEMPT,
@@ -284,7 +290,7 @@ class RecordingSteps:
             else:
                 reason, message = FileFailure.FAILED, f"the download did not finish ({cause or err})"
         await workflow.execute_activity(
-            zoom_files.record_recording_file_failure,
+            record_recording_file_failure,
             FileFailed(booking_id=self._booking_id, file_id=ref.id, reason=reason, message=message),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=DB_RETRY,

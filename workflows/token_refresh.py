@@ -16,12 +16,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.token_refresh import (
-        PAGE_SIZE,
-        SweepPage,
-        SweepReport,
-        TokenRefreshActivities,
-    )
+    from workflows.token_refresh_activities import refresh_due_connections, report_token_sweep
+    from workflows.token_refresh_types import PAGE_SIZE, SweepPage, SweepReport
 
 # About 6 history events per page: 50 pages keep a run near 300 events, far below the server's
 # continue-as-new suggestion, and still cover 10,000 due connections per run.
@@ -56,8 +52,8 @@ class TokenRefreshWorkflow:
         cursor: str | None = sweep.after_id
         pages_this_run = 0
         while cursor is not None:
-            page = await workflow.execute_activity_method(
-                TokenRefreshActivities.refresh_due_connections,
+            page = await workflow.execute_activity(
+                refresh_due_connections,
                 SweepPage(after_id=cursor, limit=sweep.page_size),
                 # A page is seconds of work when Zoom answers, but one refresh may wait 30 s for
                 # the lock and twice 15 s for Zoom; a worker that dies mid-page is noticed by the
@@ -86,8 +82,8 @@ class TokenRefreshWorkflow:
                     )
                 )
         seconds = (workflow.now() - started_at).total_seconds()
-        await workflow.execute_activity_method(
-            TokenRefreshActivities.report_token_sweep,
+        await workflow.execute_activity(
+            report_token_sweep,
             SweepReport(outcomes=dict(outcomes), seconds=seconds),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_attempts=3),

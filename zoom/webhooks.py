@@ -254,6 +254,43 @@ _MODELS: dict[str, type[_Envelope]] = {
 }
 
 
+# Events about one meeting: the inbox routes each to the booking whose meeting it names.
+MEETING_EVENTS = (MeetingStarted, MeetingEnded, RecordingCompleted, RecordingTranscriptCompleted)
+
+# What this service acts on; everything else Zoom may send is acknowledged and kept as `ignored`.
+HANDLED_EVENTS = tuple(name for name in _MODELS if name != URL_VALIDATION_EVENT)
+# Zoom's other Meetings-API events (developers.zoom.us webhook reference): real Zoom events that an
+# app subscription may deliver, so they get a 200, not an error Zoom would retry. A type outside
+# both lists is not a Zoom event at all.
+IGNORED_EVENTS = frozenset({
+    "meeting.created", "meeting.updated", "meeting.deleted", "meeting.recovered",
+    "meeting.permanently_deleted", "meeting.alert", "meeting.risk_alert",
+    "meeting.registration_created", "meeting.registration_approved",
+    "meeting.registration_cancelled", "meeting.registration_denied",
+    "meeting.sharing_started", "meeting.sharing_ended",
+    "meeting.participant_joined", "meeting.participant_left",
+    "meeting.participant_jbh_waiting", "meeting.participant_jbh_joined",
+    "meeting.participant_joined_waiting_room", "meeting.participant_left_waiting_room",
+    "meeting.participant_admitted", "meeting.participant_put_in_waiting_room",
+    "meeting.participant_joined_breakout_room", "meeting.participant_left_breakout_room",
+    "meeting.participant_role_changed", "meeting.participant_feedback",
+    "meeting.chat_message_sent", "meeting.chat_message_file_sent",
+    "meeting.live_streaming_started", "meeting.live_streaming_stopped",
+    "meeting.summary_completed", "meeting.summary_updated", "meeting.summary_deleted",
+    "meeting.summary_trashed", "meeting.summary_recovered",
+    "recording.started", "recording.paused", "recording.resumed", "recording.stopped",
+    "recording.renamed", "recording.trashed", "recording.deleted", "recording.recovered",
+    "recording.batch_trashed", "recording.batch_deleted", "recording.batch_recovered",
+    "recording.archive_files_completed", "recording.cloud_storage_usage_updated",
+    "recording.registration_created", "recording.registration_approved",
+    "recording.registration_denied",
+    "user.created", "user.updated", "user.deleted", "user.activated", "user.deactivated",
+    "user.disassociated", "user.settings_updated", "user.signed_in", "user.signed_out",
+    "user.presence_status_updated",
+})
+KNOWN_EVENTS = frozenset({URL_VALIDATION_EVENT, *HANDLED_EVENTS, *IGNORED_EVENTS})
+
+
 class WebhookPayloadError(ValueError):
     """The body is not JSON, or not the shape its `event` promises. Safe to log (no body)."""
 

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from aiohttp import web
 
+from api.context import SERVICES
 from api.pages import session as sessions
 from api.pages.backend import ApiFailed, SignedOut
 from api.pages.render import html, see_other
@@ -33,7 +34,7 @@ def _signin_redirect(request: web.Request) -> web.Response:
     # Back to the same page after signing in; a form's POST target cannot be returned to.
     back = request.path_qs if request.method == "GET" else "/sessions"
     response = see_other(f"/signin?next={quote(back, safe='')}")
-    sessions.clear_session_cookie(response, request.app["ctx"].settings)
+    sessions.clear_session_cookie(response, request.app[SERVICES].settings)
     return response
 
 
@@ -48,7 +49,7 @@ def guarded(handler):
             # The org's key stopped working: this session can do nothing more.
             current = await sessions.load(request)
             if current is not None:
-                await sessions.destroy(request.app["ctx"], current.sid)
+                await sessions.destroy(request.app[SERVICES], current.sid)
             return _signin_redirect(request)
         except ApiFailed as failed:
             # A refusal the page did not expect: show the API's own words, not a stack trace.
@@ -102,5 +103,5 @@ def safe_next(target: str | None) -> str:
 async def app_page(request: web.Request, current: PageSession, template: str, *, nav: str,
                    status: int = 200, **context) -> web.Response:
     """A signed-in page: the org in the header, the sign-out form, any one-shot notice."""
-    notice = await sessions.take_flash(request.app["ctx"], current)
+    notice = await sessions.take_flash(request.app[SERVICES], current)
     return html(template, status=status, session=current, nav=nav, flash=notice, **context)

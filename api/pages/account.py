@@ -7,6 +7,7 @@ import hmac
 from aiohttp import web
 from sqlmodel import select
 
+from api.context import SERVICES
 from api.auth import hash_api_key
 from api.errors import not_found
 from api.openapi import documented
@@ -31,7 +32,7 @@ async def get_home(request: web.Request) -> web.Response:
 
 def _signin_page(request: web.Request, next_: str | None, *, error: str | None = None,
                  status: int = 200, notice: str | None = None) -> web.Response:
-    settings = request.app["ctx"].settings
+    settings = request.app[SERVICES].settings
     token = sessions.new_signin_token()
     response = html("signin.html", status=status, title="Sign in", error=error, notice=notice,
                     csrf=token, next=safe_next(next_))
@@ -53,7 +54,7 @@ async def get_signin(request: web.Request) -> web.Response:
             "cookie for 8 hours", auth="none", status=303, content_type="text/html",
             errors=(400, 401, 403))
 async def post_signin(request: web.Request) -> web.Response:
-    services = request.app["ctx"]
+    services = request.app[SERVICES]
     form = await request.post()
     next_ = str(form.get("next") or "")
     expected = request.cookies.get(SIGNIN_COOKIE)
@@ -91,9 +92,9 @@ async def post_signin(request: web.Request) -> web.Response:
 async def post_signout(request: web.Request) -> web.Response:
     current = await signed_in(request)
     await posted_form(request, current)
-    await sessions.destroy(request.app["ctx"], current.sid)
+    await sessions.destroy(request.app[SERVICES], current.sid)
     response = see_other("/signin?signed_out=1")
-    sessions.clear_session_cookie(response, request.app["ctx"].settings)
+    sessions.clear_session_cookie(response, request.app[SERVICES].settings)
     return response
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 
+from api.context import SERVICES
 from api.pages.session import PageSession
 
 # The booking POST may wait up to ~3 s for Zoom (update-with-start); leave room around it.
@@ -47,7 +48,7 @@ class Backend:
     """The JSON API, as the session's org. Paths are relative to `/v1/orgs/{org}`."""
 
     def __init__(self, request: web.Request, session: PageSession) -> None:
-        self._http: httpx.AsyncClient = request.app["ctx"].http
+        self._http: httpx.AsyncClient = request.app[SERVICES].http
         self._base = f"{_own_base_url(request)}/v1/orgs/{session.org_id}"
         self._auth = {"Authorization": f"Bearer {session.api_key}"}
 

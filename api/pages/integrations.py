@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.context import SERVICES
 from api.openapi import documented
 from api.pages import session as sessions
 from api.pages.access import app_page, guarded, posted_form, signed_in
@@ -71,7 +72,7 @@ async def get_disconnect(request: web.Request) -> web.Response:
 async def post_disconnect(request: web.Request) -> web.Response:
     current = await signed_in(request)
     await posted_form(request, current)
-    services = request.app["ctx"]
+    services = request.app[SERVICES]
     try:
         result = await Backend(request, current).delete("/integrations/zoom")
     except ApiFailed as failed:

@@ -9,20 +9,18 @@ and stream without downloading the whole file first.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from aiohttp import web
-from sqlmodel import select
 
-from api.errors import ApiError, not_found
+from api.context import SERVICES
 from api.openapi import documented
 from api.pages.access import app_page, guarded, signed_in
 from api.pages.backend import ApiFailed, Backend
 from api.pages.render import html
 from api.pages.sessions import LABELS, get_or_not_found
-from api.recordings import content_type
+from api.auth import org_row
+from api.recordings import download_name, stored_file
 from models import RecordingFile
-from recording_store import RecordingStore
 
 routes = web.RouteTableDef()
 
@@ -86,11 +84,6 @@ async def get_panel(request: web.Request) -> web.Response:
 
 # --- the stored files ---------------------------------------------------------------------------
 
-def stored_path(settings, row: RecordingFile) -> Path | None:
-    """The file on disk, through the recording store (which keeps every path inside it)."""
-    return RecordingStore.from_settings(settings).stored(row.storage_path)
-
-
 @routes.get("/bookings/{booking}/recordings/{recording}")
 @documented("A stored recording file for the signed-in org's pages, with Range support (the "
             "<video> and <audio> source)", auth="session", content_type="application/octet-stream",
@@ -98,24 +91,10 @@ def stored_path(settings, row: RecordingFile) -> Path | None:
 @guarded
 async def get_recording_media(request: web.Request) -> web.StreamResponse:
     current = await signed_in(request, for_script=True)
-    services = request.app["ctx"]
-    async with services.db.session() as s:
-        row = (await s.exec(select(RecordingFile).where(
-            RecordingFile.id == request.match_info["recording"],
-            RecordingFile.booking_id == request.match_info["booking"],
-            RecordingFile.org_id == current.org_id,
-        ))).first()
-    if row is None:
-        raise not_found("Recording")
-    path = stored_path(services.settings, row) if row.status == "stored" else None
-    if path is None:
-        raise ApiError(409, "recording_not_stored",
-                       f"This recording is {row.status}, not stored yet; open the panel again later.")
-    ext = (row.file_extension or "bin").lower()
+    services = request.app[SERVICES]
+    row = await org_row(services, RecordingFile, request.match_info["recording"], current.org_id,
+                        "Recording", booking_id=request.match_info["booking"])
+    response = stored_file(services, row, not_stored="open the panel again later.")
     disposition = "attachment" if request.query.get("download") else "inline"
-    return web.FileResponse(path, headers={
-        "Content-Type": content_type(row),
-        "Content-Disposition": f'{disposition}; filename="recording-{row.id}.{ext}"',
-        "Cache-Control": "private, no-cache",
-        "X-Content-Type-Options": "nosniff",
-    })
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{download_name(row)}"'
+    return response

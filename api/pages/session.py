@@ -25,8 +25,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from aiohttp import web
+
+from api.context import SERVICES
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
 
 COOKIE = "cvg_session"
 SIGNIN_COOKIE = "cvg_signin"
@@ -88,7 +95,7 @@ def _binding(redis_key: str) -> dict[str, str]:
     return {"table": "redis", "row_id": redis_key, "field": "org_api_key"}
 
 
-async def create(services, org_id: str, org_name: str, api_key: str) -> tuple[PageSession, str]:
+async def create(services: Services, org_id: str, org_name: str, api_key: str) -> tuple[PageSession, str]:
     """A new session for the org; returns it and the cookie value."""
     sid = secrets.token_urlsafe(32)
     expires = int(time.time()) + SESSION_SECONDS
@@ -107,7 +114,7 @@ async def create(services, org_id: str, org_name: str, api_key: str) -> tuple[Pa
 
 async def load(request: web.Request) -> PageSession | None:
     """The request's session, or None (no cookie, bad signature, expired, signed out)."""
-    services = request.app["ctx"]
+    services = request.app[SERVICES]
     sid = verify(cookie_key(services.settings), request.cookies.get(COOKIE), time.time())
     if sid is None:
         return None
@@ -121,7 +128,7 @@ async def load(request: web.Request) -> PageSession | None:
                        int(record["expires"]))
 
 
-async def destroy(services, sid: str) -> None:
+async def destroy(services: Services, sid: str) -> None:
     await services.redis.delete(_redis_key(sid), _flash_key(sid))
 
 
@@ -165,12 +172,12 @@ def _flash_key(sid: str) -> str:
     return _redis_key(sid) + ":flash"
 
 
-async def flash(services, current: PageSession, kind: str, text: str) -> None:
+async def flash(services: Services, current: PageSession, kind: str, text: str) -> None:
     """`kind` is "notice" or "error"."""
     await services.redis.set(_flash_key(current.sid), json.dumps({"kind": kind, "text": text}),
                              ex=_FLASH_SECONDS)
 
 
-async def take_flash(services, current: PageSession) -> dict | None:
+async def take_flash(services: Services, current: PageSession) -> dict | None:
     raw = await services.redis.getdel(_flash_key(current.sid))
     return json.loads(raw) if raw else None

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
+from api.context import SERVICES
 from api.openapi import documented
 from api.pages import session as sessions
 from api.pages.access import Stop, app_page, guarded, posted_form, signed_in
@@ -164,7 +165,7 @@ async def post_booking(request: web.Request) -> web.Response:
                        "Check the details below and send them again.")
         return await _agenda_page(request, current, session_id, form=values, error=message,
                                   status=failed.status)
-    await sessions.flash(request.app["ctx"], current, "notice",
+    await sessions.flash(request.app[SERVICES], current, "notice",
                          f"Booked {booking['participant_name']}. The Zoom meeting shows below as "
                          "soon as Zoom has created it.")
     return see_other(f"/sessions/{session_id}#booking-{booking['id']}")
@@ -195,7 +196,7 @@ async def post_start_meeting(request: web.Request) -> web.Response:
     try:
         start = await backend.get(f"/bookings/{booking_id}/start-url")
     except ApiFailed as failed:
-        await sessions.flash(request.app["ctx"], current, "error", failed.message)
+        await sessions.flash(request.app[SERVICES], current, "error", failed.message)
         return see_other(f"/sessions/{booking['session_id']}#booking-{booking_id}")
     # A host credential: the redirect itself must not be cached or leak as a Referer.
     response = see_other(start["start_url"])

@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 
 import pytest_asyncio
 
-from booking_helpers import new_system_host, services_with_hosts
-from services import TASK_QUEUE
+from tests.bookings.helpers import new_system_host, services_with_hosts
+from workflows.contract import TASK_QUEUE
 
 
 @pytest_asyncio.fixture(autouse=True)

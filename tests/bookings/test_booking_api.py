@@ -17,9 +17,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.app import create_app
 from devstack import free_port
 from models import Booking
-from workflows.types import workflow_id_for
+from workflows.contract import booking_workflow_id
 
-from booking_helpers import (
+from tests.bookings.helpers import (
     book,
     booking_body,
     future,
@@ -67,7 +67,7 @@ async def test_booking_on_the_system_account_returns_the_meeting_and_lists_it(ap
         booking = r.json()
         booking = await settled(api, org_id, headers, booking["id"])
     assert booking["status"] == "scheduled", booking
-    assert booking["workflow_id"] == workflow_id_for(booking["id"])
+    assert booking["workflow_id"] == booking_workflow_id(booking["id"])
     assert booking["start_time"] == rfc3339(start) and booking["duration_minutes"] == 45
     meeting = booking["meeting"]
     assert meeting["host_kind"] == "system" and meeting["fallback_reason"] == "not_connected"

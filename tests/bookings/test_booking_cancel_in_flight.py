@@ -7,7 +7,7 @@ agenda. Whatever Zoom was doing at that moment, no meeting of a cancelled bookin
 
 from __future__ import annotations
 
-from booking_helpers import (
+from tests.bookings.helpers import (
     book,
     meeting_row,
     new_org_with_session,

@@ -6,9 +6,9 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 from workflows.booking import IdiBookingWorkflow
-from workflows.types import ZoomEventSignal
+from workflows.booking_types import ZoomEventSignal
 
-from booking_helpers import (
+from tests.bookings.helpers import (
     book,
     connect_org,
     fresh_zoom_user,

@@ -16,9 +16,9 @@ from pathlib import Path
 from sqlmodel import select
 
 from models import HostReservation
-from services import TASK_QUEUE
+from workflows.contract import TASK_QUEUE
 
-from booking_helpers import (
+from tests.bookings.helpers import (
     book,
     booking_body,
     future,

@@ -17,9 +17,9 @@ from temporalio.worker import Replayer
 
 from models import ZoomConnection, utcnow
 from workflows.booking import IdiBookingWorkflow
-from workflows.types import workflow_id_for
+from workflows.contract import booking_workflow_id
 
-from booking_helpers import (
+from tests.bookings.helpers import (
     book,
     connect_org,
     fresh_zoom_user,
@@ -56,7 +56,7 @@ async def test_connected_org_hosts_on_its_own_zoom_user_with_idi_settings(api, e
     assert f"converge-booking:{booking['id']}" in at_zoom["agenda"]
 
     # Ops read the story in the UI: the summary names the org, search attributes carry no PII.
-    handle = api.services._temporal.get_workflow_handle(workflow_id_for(booking["id"]))
+    handle = api.services._temporal.get_workflow_handle(booking_workflow_id(booking["id"]))
     described = await handle.describe()
     attrs = {k.name: v for k, v in ((p.key, p.value) for p in described.typed_search_attributes)}
     assert attrs["OrgId"] == org_id and attrs["BookingId"] == booking["id"]
@@ -177,7 +177,7 @@ async def test_unlicensed_org_user_fails_the_booking_with_zoom_license_unavailab
     assert booking["meeting"] is None
     assert await zoom_meetings_of(emulator, booking["id"]) == []
     # The host is never switched silently: a licence problem is not a fallback reason.
-    handle = api.services._temporal.get_workflow_handle(workflow_id_for(booking["id"]))
+    handle = api.services._temporal.get_workflow_handle(booking_workflow_id(booking["id"]))
     creates = [e for e in (await handle.fetch_history()).events
                if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
                and e.activity_task_scheduled_event_attributes.activity_type.name == "create_booking_meeting"]
@@ -200,7 +200,7 @@ async def test_start_url_is_fetched_fresh_and_never_stored(api, emulator, idi_wo
     assert all(u not in str(row.model_dump()) for u in urls)
     view = await get_booking(api, org_id, headers, booking["id"])
     assert "zak=" not in str(view)
-    text = await history_text(api.services._temporal.get_workflow_handle(workflow_id_for(booking["id"])))
+    text = await history_text(api.services._temporal.get_workflow_handle(booking_workflow_id(booking["id"])))
     assert booking["id"] in text and "zak=" not in text and "start_url" not in text
 
 

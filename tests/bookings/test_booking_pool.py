@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from booking_helpers import (
+from tests.bookings.helpers import (
     book,
     booking_body,
     future,

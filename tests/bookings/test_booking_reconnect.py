@@ -5,7 +5,7 @@ meeting stays open. They are refused with org_connection_lost instead (review #6
 
 from __future__ import annotations
 
-from booking_helpers import (
+from tests.bookings.helpers import (
     book,
     connect_org,
     fresh_zoom_user,

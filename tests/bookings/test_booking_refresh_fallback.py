@@ -13,10 +13,10 @@ from sqlalchemy import update
 
 from activities.booking_hosts import BookingHostActivities
 from models import ZoomConnection, utcnow
-from workflows.types import ResolveHostInput
+from workflows.booking_types import ResolveHostInput
 from zoom.errors import ZoomTransientError
 
-from booking_helpers import (
+from tests.bookings.helpers import (
     activity_attempt,
     book,
     connect_org,

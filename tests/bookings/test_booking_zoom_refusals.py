@@ -12,10 +12,10 @@ from temporalio.exceptions import ApplicationError
 
 from activities.booking_hosts import BookingHostActivities
 from activities.booking_meetings import BookingMeetingActivities
-from services import TASK_QUEUE
-from workflows.types import CreateMeetingInput, ResolveHostInput
+from workflows.contract import TASK_QUEUE
+from workflows.booking_types import CreateMeetingInput, ResolveHostInput
 
-from booking_helpers import (
+from tests.bookings.helpers import (
     activity_attempt,
     book,
     future,

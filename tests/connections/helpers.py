@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlmodel import select
 
 from models import ZoomConnection, utcnow
-from token_manager import refresh_lock_key
+from connections.tokens import refresh_lock_key
 from zoom.webhooks import sign
 
 WEBHOOK_SECRET = "emu-webhook-secret"  # what zoom_env() configures and the emulator signs with

@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from tests.conftest import start_api
+from tests.helpers import start_api
 from tests.connections.helpers import callback_path, connect, fresh_zoom_user, row_of, start, tokens_of
-from zoom_connect import STATE_TTL_SECONDS, state_key
+from connections.connect import STATE_TTL_SECONDS, state_key
 
 
 class ConsentForm(HTMLParser):

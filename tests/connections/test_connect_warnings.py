@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zoom_connect_warnings import connect_warnings, missing_scopes
+from connections.warnings import connect_warnings, missing_scopes
 
 ADMIN = ["meeting:write:admin", "user:read:admin", "recording:read:admin"]
 GRANULAR = ["meeting:write:meeting:admin", "meeting:update:meeting:admin", "meeting:delete:meeting:admin",

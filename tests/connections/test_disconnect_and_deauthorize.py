@@ -15,7 +15,7 @@ import httpx
 from sqlmodel import select
 
 from models import Booking, IdiSession, Meeting, RecordingFile, utcnow
-from tests.conftest import start_api
+from tests.helpers import start_api
 from tests.connections.helpers import (
     WEBHOOK_SECRET,
     connect,
@@ -27,7 +27,7 @@ from tests.connections.helpers import (
     works,
 )
 from zoom.webhooks import sign
-from zoom_disconnect import handle_app_deauthorized
+from connections.disconnect import handle_app_deauthorized
 
 async def add_history(services, org_id: str, connection_id: str) -> tuple[str, str]:
     """A past interview under the org's Zoom: session, booking, meeting, one stored recording."""

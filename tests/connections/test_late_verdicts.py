@@ -26,7 +26,7 @@ from tests.connections.helpers import (
     tokens_of,
     works,
 )
-from workflows.types import BookingHost, CreateMeetingInput, Failure
+from workflows.booking_types import BookingHost, CreateMeetingInput, Failure
 
 
 async def test_a_late_app_deauthorized_leaves_a_reconnect_made_after_it_alone(api, emulator):

@@ -32,10 +32,10 @@ from tests.connections.helpers import (
     works,
 )
 from token_cipher import TokenCipher
-from token_manager import ConnectionUnavailable
+from connections.tokens import ConnectionUnavailable
 from zoom.errors import ZoomTransientError
 from zoom.oauth import ZoomOAuth
-from zoom_disconnect import disconnect
+from connections.disconnect import disconnect
 
 REFRESH = {"grant_type": "refresh_token"}
 

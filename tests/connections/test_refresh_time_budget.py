@@ -16,10 +16,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from token_manager import TokenManager
+from connections.tokens import TokenManager
 from worker import build_worker
 from workflows.booking import IdiBookingWorkflow
-from workflows.types import BookingHost, BookingInput, BookingStatusChange, Failure, ResolveHostInput, workflow_id_for
+from workflows.contract import booking_workflow_id
+from workflows.booking_types import BookingHost, BookingInput, BookingStatusChange, Failure, ResolveHostInput
 
 # The longest a caller can spend in the token manager: waiting for the lock, then two calls.
 REFRESH_BUDGET = timedelta(seconds=TokenManager.LOCK_WAIT + 2 * TokenManager.REFRESH_CALL_TIMEOUT)
@@ -50,7 +51,7 @@ async def test_choosing_the_host_may_wait_out_a_refresh(env):
             IdiBookingWorkflow.run,
             BookingInput(booking_id=booking_id, org_id="org-1", org_name="Acme Research",
                          start_time=now + timedelta(days=2), duration_minutes=30),
-            id=workflow_id_for(booking_id), task_queue=task_queue)
+            id=booking_workflow_id(booking_id), task_queue=task_queue)
         await handle.result()
         history = await handle.fetch_history()
 

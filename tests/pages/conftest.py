@@ -21,7 +21,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from page_helpers import new_org_key
+from tests.pages.helpers import new_org_key
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -59,7 +59,7 @@ class WebStack:
 async def web_stack(services, temporal_env, emulator):
     from api.app import create_app
     from devstack import free_port
-    from services import TASK_QUEUE
+    from workflows.contract import TASK_QUEUE
     from worker import build_worker
 
     port = free_port()

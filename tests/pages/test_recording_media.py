@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 
 from models import Booking, IdiSession, Meeting, RecordingFile, new_id, utcnow
-from page_helpers import http_sign_in as sign_in, new_org_key
-from recording_store import RecordingStore
+from tests.pages.helpers import http_sign_in as sign_in, new_org_key
+from models.recording_store import RecordingStore
 
 
 async def _stored_recording(services, org_id: str, content: bytes, *, status: str = "stored",

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from api.pages.manage import stored_path
+from models.recording_store import RecordingStore
 from models import RecordingFile
-from page_helpers import (
+from tests.pages.helpers import (
     TRANSCRIPT_VTT,
     book,
     connect_zoom,
@@ -28,7 +28,7 @@ from page_helpers import (
 async def stored_files(services, booking_id: str) -> dict[str, Path]:
     async with services.db.session() as s:
         rows = (await s.exec(select(RecordingFile).where(RecordingFile.booking_id == booking_id))).all()
-    return {r.file_type: stored_path(services.settings, r) for r in rows if r.status == "stored"}
+    return {r.file_type: RecordingStore.from_settings(services.settings).stored(r.storage_path) for r in rows if r.status == "stored"}
 
 
 async def test_the_panel_plays_the_recording_and_shows_the_transcript(browser_page, web_stack):

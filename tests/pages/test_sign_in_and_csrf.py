@@ -7,7 +7,7 @@ import time
 import httpx
 
 from api.pages import session as sessions
-from page_helpers import csrf_of, http_sign_in as sign_in, new_org_key
+from tests.pages.helpers import csrf_of, http_sign_in as sign_in, new_org_key
 
 
 def _set_cookie(response: httpx.Response, name: str) -> str:

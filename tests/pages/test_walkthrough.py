@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from models import ZoomConnection
-from page_helpers import book, connect_zoom, create_session, expect, open_panel, shot, sign_in
+from tests.pages.helpers import book, connect_zoom, create_session, expect, open_panel, shot, sign_in
 
 
 async def test_walk_through_connect_book_manage_disconnect(browser_page, web_stack):

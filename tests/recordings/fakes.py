@@ -21,7 +21,7 @@ from workflows.recording_types import (
     RegisterFilesInput,
     StoredFile,
 )
-from workflows.types import (
+from workflows.booking_types import (
     BookingHost,
     BookingStatusChange,
     CreateMeetingInput,

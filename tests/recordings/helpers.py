@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlmodel import select
-from temporalio import activity as temporal_activity
 from temporalio.worker import Worker
 
 from models import RecordingFile, WebhookEvent
-from services import TASK_QUEUE
+from workflows.contract import TASK_QUEUE
 from tests.webhooks.helpers import SECRET, booked_meeting
 from workflows.recording_types import RecordingTimings
 
@@ -30,21 +29,14 @@ FAST = RecordingTimings(
 FINAL = {"completed", "no_recording", "failed", "cancelled"}
 
 
-def _name(fn) -> str:
-    return temporal_activity._Definition.must_from_callable(fn).name
-
-
 def recording_worker(client, services, *, task_queue: str = TASK_QUEUE,
                      timings: RecordingTimings = FAST) -> Worker:
     """The service's worker (every workflow and activity), with the recording waits shortened."""
     from activities import build_activities
-    from activities.recording_steps import recording_activities
-    from workflows import WORKFLOWS
+    from worker import workflows
 
-    fast = recording_activities(services, timings)
-    replaced = {_name(f) for f in fast}
-    activities = [f for f in build_activities(services) if _name(f) not in replaced] + fast
-    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities)
+    return Worker(client, task_queue=task_queue, workflows=workflows(),
+                  activities=build_activities(services, timings))
 
 
 @asynccontextmanager

@@ -16,7 +16,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.recording_download import RecordingDownloadActivities
 from activities.recordings import RecordingActivities
 from models import RecordingFile
-from recording_store import RecordingStore
+from models.recording_store import RecordingStore
 from tests.recordings.helpers import file_rows, zoom_recording
 from workflows.recording_types import DownloadFileInput, RegisterFilesInput
 from zoom_emulator.files import expected_sha256, file_key

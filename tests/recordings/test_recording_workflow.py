@@ -21,9 +21,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from tests.recordings.fakes import FakeBooking, FakeZoomFiles, ref
-from workflows.booking import BOOKING_STATUS, IdiBookingWorkflow
+from workflows.booking import IdiBookingWorkflow
+from workflows.contract import BOOKING_STATUS
 from workflows.recording_types import RecordingTimings
-from workflows.types import MEETING_NOT_HELD_AFTER, BookingInput, ZoomEventSignal, workflow_id_for
+from workflows.contract import booking_workflow_id
+from workflows.booking_types import MEETING_NOT_HELD_AFTER, BookingInput, ZoomEventSignal
 
 TIMINGS = RecordingTimings()
 
@@ -48,7 +50,7 @@ class Run:
         self.input = BookingInput(booking_id=self.booking_id, org_id="org-1", org_name="Acme Research",
                                   start_time=now + starts_in, duration_minutes=duration)
         handle = await self.env.client.start_workflow(
-            IdiBookingWorkflow.run, self.input, id=workflow_id_for(self.booking_id),
+            IdiBookingWorkflow.run, self.input, id=booking_workflow_id(self.booking_id),
             task_queue=self.task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
         await handle.execute_update(IdiBookingWorkflow.wait_scheduled)
         return handle

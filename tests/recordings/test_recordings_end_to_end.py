@@ -9,8 +9,8 @@ import hashlib
 from sqlmodel import select
 
 from models import WebhookEvent
-from recording_store import RecordingStore
-from tests.bookings.booking_helpers import (
+from models.recording_store import RecordingStore
+from tests.bookings.helpers import (
     book,
     connect_org,
     fresh_zoom_user,

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import psutil
 
-from recording_store import RecordingStore
-from services import TASK_QUEUE
-from tests.bookings.booking_helpers import book, future, new_org_with_session, services_with_hosts, settled
+from models.recording_store import RecordingStore
+from workflows.contract import TASK_QUEUE
+from tests.bookings.helpers import book, future, new_org_with_session, services_with_hosts, settled
 from tests.recordings.helpers import FAST, FINAL, file_rows, new_system_host, recording_worker, until, webhooks_to
 from zoom_emulator.files import expected_sha256
 

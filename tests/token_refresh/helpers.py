@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 from activities.token_refresh import TokenRefreshActivities
 from models import Organization, ZoomConnection, new_id, utcnow
 from workflows.token_refresh import TokenRefreshWorkflow, TokenSweep, TokenSweepResult
-from zoom_connect import finish_connect, start_connect
+from connections.connect import finish_connect, start_connect
 
 
 async def new_org(svc, name: str = "Keepalive Research") -> str:

@@ -9,8 +9,8 @@ import uuid
 from datetime import timedelta
 
 from models import utcnow
-from services import TASK_QUEUE
-from tests.bookings.booking_helpers import (
+from workflows.contract import TASK_QUEUE
+from tests.bookings.helpers import (
     book,
     connect_org,
     fresh_zoom_user,

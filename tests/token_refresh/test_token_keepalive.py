@@ -31,7 +31,7 @@ from tests.token_refresh.helpers import (
     start_sweep,
     zoom_users,
 )
-from token_manager import ConnectionUnavailable, refresh_lock_key
+from connections.tokens import ConnectionUnavailable, refresh_lock_key
 
 
 def sample(name: str, **labels) -> float:

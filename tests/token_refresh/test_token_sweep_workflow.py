@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.token_refresh import SweepPage, SweepPageResult, SweepReport
+from workflows.token_refresh_types import SweepPage, SweepPageResult, SweepReport
 from devstack import binary
 from tests.token_refresh.helpers import histories
 from workflows.token_refresh import MAX_PAGES_PER_RUN, TokenRefreshWorkflow, TokenSweep

@@ -50,9 +50,9 @@ def test_a_taken_port_does_not_stop_the_worker():
 
 def test_the_worker_runs_the_keepalive_workflow_and_activities(keepalive):
     from activities import build_activities
-    from workflows import WORKFLOWS
+    from worker import workflows
     from workflows.token_refresh import TokenRefreshWorkflow
 
-    assert TokenRefreshWorkflow in WORKFLOWS
+    assert TokenRefreshWorkflow in workflows()
     names = {fn.__temporal_activity_definition.name for fn in build_activities(keepalive)}
     assert {"refresh_due_connections", "report_token_sweep"} <= names

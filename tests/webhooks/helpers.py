@@ -18,7 +18,8 @@ from temporalio.worker import Worker
 from api.auth import hash_api_key, new_api_key
 from models import Booking, IdiSession, Meeting, Organization, WebhookEvent, utcnow
 from tests.webhooks.signal_recorder import SignalRecorder
-from workflows.types import ZoomEventSignal, workflow_id_for
+from workflows.contract import booking_workflow_id
+from workflows.booking_types import ZoomEventSignal
 from zoom.webhooks import sign
 
 SECRET = "emu-webhook-secret"  # what zoom_env() configures
@@ -100,7 +101,7 @@ async def booked_meeting(services, zoom_meeting_id: int | None = None) -> Booked
     booking = Booking(org_id=org.id, session_id=session.id, participant_name="Pat",
                       participant_email="pat@example.com", start_time=now + timedelta(hours=1),
                       duration_minutes=30, status="scheduled", workflow_id=None)
-    booking.workflow_id = workflow_id_for(booking.id)
+    booking.workflow_id = booking_workflow_id(booking.id)
     meeting = Meeting(booking_id=booking.id, org_id=org.id, zoom_meeting_id=str(mid), host_kind="system",
                       host_email="host1@system.converge.test", start_time=booking.start_time,
                       duration_minutes=30)
@@ -123,7 +124,7 @@ async def recorder(client, booking_id: str):
     """A SignalRecorder running as `idi-booking-{booking_id}`; yields its handle."""
     queue = f"recorder-{uuid.uuid4().hex[:8]}"
     async with Worker(client, task_queue=queue, workflows=[SignalRecorder]):
-        handle = await client.start_workflow(SignalRecorder.run, id=workflow_id_for(booking_id), task_queue=queue)
+        handle = await client.start_workflow(SignalRecorder.run, id=booking_workflow_id(booking_id), task_queue=queue)
         try:
             yield handle
         finally:

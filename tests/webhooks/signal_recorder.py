@@ -9,7 +9,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.types import ZoomEventSignal
+    from workflows.booking_types import ZoomEventSignal
 
 
 @workflow.defn(name="SignalRecorder")

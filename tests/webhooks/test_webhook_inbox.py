@@ -17,7 +17,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from models import WebhookEvent
-from tests.conftest import start_api
+from tests.helpers import start_api
 from tests.webhooks.helpers import (
     booked_meeting,
     compact,
@@ -34,7 +34,7 @@ from tests.webhooks.helpers import (
 )
 from tests.webhooks.tcp_proxy import TcpProxy
 from token_cipher import DecryptionError
-from webhook_inbox import InboxSweeper
+from api.webhooks.sweeper import InboxSweeper
 
 ZOOM_TIMEOUT = httpx.Timeout(3.0)  # Zoom gives up on an answer after 3 s, and so does this client
 
@@ -206,7 +206,7 @@ async def test_an_event_is_acknowledged_before_it_is_signalled_and_still_deliver
     """Zoom's answer waits only for the inbox commit: with the app's delivery held back, the
     webhook is answered, its row is pending and the workflow has nothing; let go, the signal
     arrives and the row is marked routed."""
-    from api.webhooks import DELIVERY
+    from api.webhooks.intake import DELIVERY
 
     runner, url = await start_api(api.services)
     delivery = runner.app[DELIVERY]

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from api.app import MAX_BODY_BYTES
-from tests.conftest import start_api
+from tests.helpers import start_api
 from tests.webhooks.helpers import (
     HOOK,
     SECRET,

@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import update
 
 from models import ZoomConnection
-from tests.conftest import zoom_env
+from tests.helpers import zoom_env
 from tests.connections.helpers import connect, fresh_zoom_user, make_due, refresh_requests, row_by_id, tokens_of
 from tests.connections.race_worker import wait_for_item
-from token_manager import ConnectionUnavailable, s2s_cache_key
+from connections.tokens import ConnectionUnavailable, s2s_cache_key
 from zoom.errors import ZoomTransientError
 from zoom.oauth import ZoomOAuth
 

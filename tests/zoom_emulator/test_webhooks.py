@@ -12,7 +12,7 @@ import pytest
 
 from zoom_emulator.testing import running_emulator
 
-from .conftest import SECRET, create_meeting, ended_meeting, s2s_headers, user_headers
+from tests.zoom_emulator.helpers import SECRET, create_meeting, ended_meeting, s2s_headers, user_headers
 
 
 def verify(call: dict, secret: str = SECRET) -> None:

@@ -1,4 +1,4 @@
-"""Fixtures for the emulator's own tests: an emulator per test, a webhook receiver, tokens."""
+"""Helpers for the emulator's own tests: a webhook receiver, tokens, meetings."""
 
 from __future__ import annotations
 
@@ -9,10 +9,7 @@ import json
 import time
 
 import httpx
-import pytest
 from aiohttp import web
-
-from zoom_emulator.testing import running_emulator
 
 SECRET = "test-webhook-secret"
 REDIRECT = "http://127.0.0.1:8000/v1/integrations/zoom/callback"
@@ -49,42 +46,6 @@ class Receiver:
     def events(self, name: str | None = None) -> list[dict]:
         out = [json.loads(c["raw"]) for c in self.calls]
         return [e for e in out if name in (None, e["event"])]
-
-
-@pytest.fixture
-async def receiver():
-    rec = Receiver()
-    app = web.Application()
-    app.router.add_post("/hook", rec.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    rec.url = f"http://{host}:{port}/hook"
-    yield rec
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def emu():
-    async with running_emulator() as emu:
-        yield emu
-
-
-@pytest.fixture
-async def hooked(receiver):
-    """An emulator that sends webhooks to `receiver`, with fast retries."""
-    async with running_emulator(webhook_url=receiver.url, webhook_secret=SECRET,
-                                webhook_timeout=0.5, time_factor=0.0002) as emu:
-        yield emu
-
-
-@pytest.fixture
-async def http(emu):
-    # plain HTTP: no TLS context needed (creating one costs ~0.1 s)
-    async with httpx.AsyncClient(base_url=emu.base_url, verify=False) as client:
-        yield client
 
 
 def bearer(token: str) -> dict[str, str]:

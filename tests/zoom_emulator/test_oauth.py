@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from .conftest import REDIRECT, bearer
+from tests.zoom_emulator.helpers import REDIRECT, bearer
 
 CLIENT = ("emu-client-id", "emu-client-secret")
 S2S = ("emu-s2s-client-id", "emu-s2s-client-secret")

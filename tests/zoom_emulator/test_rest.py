@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from .conftest import REDIRECT, bearer, create_meeting, s2s_headers, user_headers
+from tests.zoom_emulator.helpers import REDIRECT, bearer, create_meeting, s2s_headers, user_headers
 
 
 async def test_users_me_for_a_user_token(http, emu):

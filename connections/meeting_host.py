@@ -14,6 +14,11 @@ from __future__ import annotations
 from models import Meeting, ZoomConnection
 from zoom.client import ZoomApi
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
+
 
 class MeetingHostChanged(Exception):
     """The org is now connected as another Zoom user than the one hosting the meeting."""
@@ -26,7 +31,7 @@ class MeetingHostChanged(Exception):
         )
 
 
-async def meeting_api(services, meeting: Meeting) -> ZoomApi:
+async def meeting_api(services: Services, meeting: Meeting) -> ZoomApi:
     """The Zoom client of the meeting's host (org user or system account).
 
     Raises MeetingHostChanged for an org meeting whose host is no longer the connected user; a
@@ -37,7 +42,7 @@ async def meeting_api(services, meeting: Meeting) -> ZoomApi:
     return services.tokens.org_api(meeting.connection_id)
 
 
-async def check_meeting_host(services, meeting: Meeting) -> None:
+async def check_meeting_host(services: Services, meeting: Meeting) -> None:
     """Raise MeetingHostChanged when the org's connection now belongs to another Zoom user.
 
     A meeting saved without Zoom's host id (Zoom's create answer always names one) has nothing

@@ -13,12 +13,12 @@ The order of checks is the order of trust:
 3. The body: a declared non-JSON content type is 415, a body that is not a JSON object 400, an
    event type Zoom does not have 422, a known type in the wrong shape 400; none of them stored.
    The URL-validation challenge is answered with the secret that verified it.
-4. The inbox (webhook_inbox.py): the event is committed (with its booking, looked up in the same
+4. The inbox (api/webhooks/inbox.py): the event is committed (with its booking, looked up in the same
    statement) and Zoom gets its 2xx at once; the `zoom_event` signal (ids only) goes to the
    booking's workflow after the answer, from the app's SignalDelivery queue (`signal_delivery`), so
    Temporal's state and the signal's round trip never hold up Zoom's 3 s budget. What could not be
    delivered (Temporal away, queue full, process gone) stays `pending` for the sweeper, which runs
-   in the API process (`inbox_sweeper`, started by `python -m api`).
+   in the API process (sweeper.py, started by `python -m api` through `inbox_sweeper`).
    app_deauthorized is still processed inside the request: its answer says what it revoked.
 """
 
@@ -32,20 +32,18 @@ from typing import Any
 
 from aiohttp import web
 
+from api.context import SERVICES
 from api.errors import ApiError
 from api.openapi import documented
-from webhook_inbox import (
-    PENDING,
-    InboxSweeper,
-    SignalDelivery,
-    deliver,
-    process_deauthorization,
-    store,
-)
+from api.webhooks.delivery import SignalDelivery
+from api.webhooks.inbox import PENDING, process_deauthorization, store
+from api.webhooks.sweeper import InboxSweeper
 from zoom.webhooks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    URL_VALIDATION_EVENT,
+    HANDLED_EVENTS,
+    IGNORED_EVENTS,
+    KNOWN_EVENTS,
     AppDeauthorized,
     UrlValidation,
     WebhookPayloadError,
@@ -60,39 +58,6 @@ DELIVERY = web.AppKey("signal_delivery", SignalDelivery)
 # Zoom retries for about 85 minutes, possibly with the original timestamp (zoom-facts §6).
 MAX_AGE_SECONDS = 90 * 60
 
-# What this service acts on; everything else Zoom may send is acknowledged and kept as `ignored`.
-HANDLED_EVENTS = ("meeting.started", "meeting.ended", "recording.completed",
-                  "recording.transcript_completed", "app_deauthorized")
-# Zoom's other Meetings-API events (developers.zoom.us webhook reference): real Zoom events that an
-# app subscription may deliver, so they get a 200, not an error Zoom would retry. A type outside
-# both lists is not a Zoom event at all.
-IGNORED_EVENTS = frozenset({
-    "meeting.created", "meeting.updated", "meeting.deleted", "meeting.recovered",
-    "meeting.permanently_deleted", "meeting.alert", "meeting.risk_alert",
-    "meeting.registration_created", "meeting.registration_approved",
-    "meeting.registration_cancelled", "meeting.registration_denied",
-    "meeting.sharing_started", "meeting.sharing_ended",
-    "meeting.participant_joined", "meeting.participant_left",
-    "meeting.participant_jbh_waiting", "meeting.participant_jbh_joined",
-    "meeting.participant_joined_waiting_room", "meeting.participant_left_waiting_room",
-    "meeting.participant_admitted", "meeting.participant_put_in_waiting_room",
-    "meeting.participant_joined_breakout_room", "meeting.participant_left_breakout_room",
-    "meeting.participant_role_changed", "meeting.participant_feedback",
-    "meeting.chat_message_sent", "meeting.chat_message_file_sent",
-    "meeting.live_streaming_started", "meeting.live_streaming_stopped",
-    "meeting.summary_completed", "meeting.summary_updated", "meeting.summary_deleted",
-    "meeting.summary_trashed", "meeting.summary_recovered",
-    "recording.started", "recording.paused", "recording.resumed", "recording.stopped",
-    "recording.renamed", "recording.trashed", "recording.deleted", "recording.recovered",
-    "recording.batch_trashed", "recording.batch_deleted", "recording.batch_recovered",
-    "recording.archive_files_completed", "recording.cloud_storage_usage_updated",
-    "recording.registration_created", "recording.registration_approved",
-    "recording.registration_denied",
-    "user.created", "user.updated", "user.deleted", "user.activated", "user.deactivated",
-    "user.disassociated", "user.settings_updated", "user.signed_in", "user.signed_out",
-    "user.presence_status_updated",
-})
-KNOWN_EVENTS = frozenset({URL_VALIDATION_EVENT, *HANDLED_EVENTS, *IGNORED_EVENTS})
 
 
 def _verifying_secret(secrets: list[str], request: web.Request, raw: bytes) -> str | None:
@@ -129,7 +94,7 @@ def _json_object(request: web.Request, raw: bytes) -> dict[str, Any]:
             "(once per event), then routed to the booking of the meeting",
             auth="zoom_signature", errors=(400, 401, 413, 415, 422))
 async def post_zoom_webhook(request: web.Request) -> web.Response:
-    services = request.app["ctx"]
+    services = request.app[SERVICES]
     raw = await request.read()
     secret = _verifying_secret(services.settings.webhook_secrets, request, raw)
     if secret is None:
@@ -155,17 +120,14 @@ async def post_zoom_webhook(request: web.Request) -> web.Response:
                                   "route_status": stored.route_status})
     route_status = stored.route_status
     if route_status == PENDING and stored.signal is not None:
-        delivery = request.app.get(DELIVERY)
-        if delivery is None:  # an app without `signal_delivery`: deliver inline, as before
-            route_status = await deliver(services, stored.id, stored.booking_id, stored.signal)
-        else:  # a full queue leaves the row to the sweeper: stored is what Zoom needs to know
-            delivery.offer(stored.id, stored.booking_id, stored.signal)
+        # A full queue leaves the row to the sweeper: stored is what Zoom needs to know.
+        request.app[DELIVERY].offer(stored.id, stored.booking_id, stored.signal)
     return web.json_response({"status": "stored", "event_id": stored.id, "route_status": route_status})
 
 
 async def signal_delivery(app: web.Application):
     """aiohttp cleanup context: the tasks that signal stored events after their answer."""
-    delivery = app[DELIVERY] = SignalDelivery(app["ctx"])
+    delivery = app[DELIVERY] = SignalDelivery(app[SERVICES])
     task = asyncio.create_task(delivery.run(), name="webhook-signal-delivery")
     yield
     task.cancel()
@@ -175,7 +137,7 @@ async def signal_delivery(app: web.Application):
 
 async def inbox_sweeper(app: web.Application):
     """aiohttp cleanup context: the inbox sweeper runs beside the API for the app's lifetime."""
-    task = asyncio.create_task(InboxSweeper(app["ctx"]).run(), name="inbox-sweeper")
+    task = asyncio.create_task(InboxSweeper(app[SERVICES]).run(), name="inbox-sweeper")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from models import ZoomConnection, new_id, utcnow
-from token_manager import (
+from connections.tokens import (
     ACCESS_FIELD,
     REFRESH_FIELD,
     TABLE,
@@ -31,12 +31,17 @@ from token_manager import (
 from zoom.client import ZoomApi
 from zoom.errors import ZoomError, ZoomGrantDead
 from zoom.oauth import TokenSet, ZoomOAuth, authorize_url, new_pkce_pair
-from zoom_connect_warnings import (
+from connections.warnings import (
     ZOOM_USER_CONNECTED_ELSEWHERE,
     connect_warnings,
     taken_over_warning,
     took_over_warning,
 )
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
 
 log = logging.getLogger("zoom_connect")
 
@@ -63,7 +68,7 @@ def _verifier_binding(key: str) -> dict[str, str]:
     return {"table": "redis", "row_id": key, "field": "code_verifier"}
 
 
-async def start_connect(services, org_id: str) -> str:
+async def start_connect(services: Services, org_id: str) -> str:
     """A fresh authorize URL for `org_id`; its state works once, for 10 minutes."""
     zoom_oauth(services)  # fail before storing anything when Zoom is not configured
     st = services.settings
@@ -79,7 +84,7 @@ async def start_connect(services, org_id: str) -> str:
                          state, pkce.challenge)
 
 
-async def _take_state(services, state: str | None) -> tuple[str, str]:
+async def _take_state(services: Services, state: str | None) -> tuple[str, str]:
     """(org_id, verifier) of a state, consumed; ConnectFailed(400) when unknown, used or expired."""
     if not state or len(state) > 200:
         raise ConnectFailed(400, "invalid_state", "This link is not valid",
@@ -97,7 +102,7 @@ async def _take_state(services, state: str | None) -> tuple[str, str]:
 
 
 async def finish_connect(
-    services, *, state: str | None, code: str | None, error: str | None
+    services: Services, *, state: str | None, code: str | None, error: str | None
 ) -> ZoomConnection:
     """Handle Zoom's redirect: consume the state, exchange the code, read the user, store."""
     oauth = zoom_oauth(services)
@@ -168,7 +173,7 @@ def _display_name(me: dict) -> str:
     return str(name).strip()
 
 
-async def _store(services, org_id: str, me: dict, user_id: str, account_id: str,
+async def _store(services: Services, org_id: str, me: dict, user_id: str, account_id: str,
                  tokens: TokenSet) -> ZoomConnection:
     for attempt in (1, 2):
         try:
@@ -180,7 +185,7 @@ async def _store(services, org_id: str, me: dict, user_id: str, account_id: str,
     raise AssertionError("unreachable")
 
 
-async def _store_once(services, org_id: str, me: dict, user_id: str, account_id: str,
+async def _store_once(services: Services, org_id: str, me: dict, user_id: str, account_id: str,
                       tokens: TokenSet) -> ZoomConnection:
     cipher, now = services.cipher, utcnow()
     async with services.db.session() as s:

@@ -55,6 +55,11 @@ from zoom.errors import (
 )
 from zoom.oauth import TokenSet, ZoomOAuth, ZoomS2S
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
+
 log = logging.getLogger("token_manager")
 
 TABLE = "zoom_connections"
@@ -109,7 +114,7 @@ class ZoomNotConfigured(ZoomClientAuthError):
         super().__init__("ZOOM_CLIENT_ID / ZOOM_CLIENT_SECRET are not set")
 
 
-def zoom_oauth(services) -> ZoomOAuth:
+def zoom_oauth(services: Services) -> ZoomOAuth:
     """Converge's user-managed OAuth app, as configured; ZoomNotConfigured when it is not."""
     st = services.settings
     if not (st.zoom_client_id and st.zoom_client_secret):
@@ -170,7 +175,7 @@ class TokenManager:
     # The shared S2S token leaves Redis this long before Zoom would reject it.
     S2S_EARLY = 300
 
-    def __init__(self, services) -> None:
+    def __init__(self, services: Services) -> None:
         self._services = services
         # Refreshes running on after their caller was cancelled: asyncio keeps only weak
         # references to tasks, and one collected mid-flight would lose the rotated pair.

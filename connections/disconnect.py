@@ -24,7 +24,7 @@ from sqlmodel import select
 
 from models import ZoomConnection, utcnow
 from token_cipher import DecryptionError
-from token_manager import (
+from connections.tokens import (
     ACCESS_FIELD,
     REFRESH_FIELD,
     TABLE,
@@ -34,6 +34,11 @@ from token_manager import (
 )
 from zoom.errors import ZoomBadRequest, ZoomError, ZoomGrantDead
 from zoom.webhooks import DeauthorizationPayload
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
 
 log = logging.getLogger("zoom_disconnect")
 
@@ -75,7 +80,7 @@ class DisconnectResult:
     message: str
 
 
-async def disconnect(services, org_id: str) -> DisconnectResult:
+async def disconnect(services: Services, org_id: str) -> DisconnectResult:
     """Destroy the org's tokens, mark the connection disconnected, then revoke at Zoom."""
     row = await _connection_of(services, org_id)
     if row is None or row.status == "disconnected":
@@ -89,12 +94,12 @@ async def disconnect(services, org_id: str) -> DisconnectResult:
     return DisconnectResult(current, outcome, _REVOKE_MESSAGES[outcome])
 
 
-async def _connection_of(services, org_id: str) -> ZoomConnection | None:
+async def _connection_of(services: Services, org_id: str) -> ZoomConnection | None:
     async with services.db.session() as s:
         return (await s.exec(select(ZoomConnection).where(ZoomConnection.org_id == org_id))).first()
 
 
-async def _destroy_tokens(services, org_id: str) -> tuple[ZoomConnection, list[str]]:
+async def _destroy_tokens(services: Services, org_id: str) -> tuple[ZoomConnection, list[str]]:
     """Mark the connection disconnected with its tokens gone; (the row as read, its tokens)."""
     for _ in range(5):
         row = await _connection_of(services, org_id)
@@ -116,7 +121,7 @@ async def _destroy_tokens(services, org_id: str) -> tuple[ZoomConnection, list[s
     raise ConnectionBusy()
 
 
-def _plain(services, row: ZoomConnection, field: str) -> str | None:
+def _plain(services: Services, row: ZoomConnection, field: str) -> str | None:
     ciphertext = getattr(row, field)
     if not ciphertext:
         return None
@@ -127,7 +132,7 @@ def _plain(services, row: ZoomConnection, field: str) -> str | None:
         return None
 
 
-async def _revoke(services, tokens: list[str]) -> str:
+async def _revoke(services: Services, tokens: list[str]) -> str:
     """Revoke with the access token; if Zoom calls it invalid, try the refresh token."""
     try:
         oauth = zoom_oauth(services)
@@ -164,7 +169,7 @@ def _deauthorized_at(payload: DeauthorizationPayload) -> datetime:
     return when or utcnow()
 
 
-async def handle_app_deauthorized(services, payload: DeauthorizationPayload | dict) -> int:
+async def handle_app_deauthorized(services: Services, payload: DeauthorizationPayload | dict) -> int:
     """The Zoom user removed Converge's app: their connection(s) become `revoked`, tokens gone.
 
     Returns how many connections changed (0 for a repeated event or an unknown user). Matched by

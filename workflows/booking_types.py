@@ -62,10 +62,6 @@ class Failure:
 MEETING_NOT_HELD_AFTER = timedelta(hours=24)
 
 
-def workflow_id_for(booking_id: str) -> str:
-    return f"idi-booking-{booking_id}"
-
-
 class BookingInput(BaseModel):
     """How the API starts a booking's workflow."""
 

@@ -13,7 +13,7 @@ import pytest
 
 from zoom_emulator.testing import running_emulator_process
 
-from .conftest import REDIRECT, create_meeting, s2s_headers
+from tests.zoom_emulator.helpers import REDIRECT, create_meeting, s2s_headers
 
 HOST = "host1@system.converge.test"
 CREATE = f"/v2/users/{HOST}/meetings"

@@ -10,7 +10,7 @@ import pytest
 
 from zoom_emulator import expected_sha256, file_bytes, file_key
 
-from .conftest import bearer, create_meeting, ended_meeting, s2s_headers, user_headers
+from tests.zoom_emulator.helpers import bearer, create_meeting, ended_meeting, s2s_headers, user_headers
 
 GIB = 1 << 30
 
@@ -231,7 +231,7 @@ def test_content_is_deterministic_and_position_dependent():
 
 
 async def test_recordings_need_a_recording_scope(http, emu):
-    from .conftest import REDIRECT
+    from tests.zoom_emulator.helpers import REDIRECT
 
     await emu.control.register_client("norec", "s", scopes=["meeting:write", "user:read"],
                                       redirect_uris=[REDIRECT])
