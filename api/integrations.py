@@ -1,9 +1,10 @@
-"""An org's Zoom integration: status, connect (OAuth with PKCE), Zoom's callback, disconnect."""
+"""An org's Zoom integration: status, connect (OAuth with PKCE), disconnect.
+
+Zoom's callback is a browser page bound to the org's session: api/pages/zoom_connect.py."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from html import escape
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -15,7 +16,7 @@ from api.errors import ApiError
 from api.openapi import documented
 from models import ZoomConnection
 from connections.tokens import ZoomNotConfigured
-from connections.connect import ConnectFailed, finish_connect, start_connect
+from connections.connect import start_connect
 from connections.disconnect import ConnectionBusy, NotConnected, disconnect
 
 routes = web.RouteTableDef()
@@ -84,44 +85,6 @@ async def post_zoom_connect(request: web.Request) -> web.Response:
     except ZoomNotConfigured:
         raise _not_configured() from None
     return web.json_response(ConnectOut(authorize_url=url).model_dump())
-
-
-@routes.get("/v1/integrations/zoom/callback")
-@documented("Zoom's OAuth redirect: stores the connection and redirects to the Integrations page; "
-            "an HTML error page otherwise", auth="none", status=302, content_type="text/html",
-            errors=(400, 502, 503))
-async def get_zoom_callback(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    base = services.settings.public_base_url
-    q = request.query
-    try:
-        await finish_connect(services, state=q.get("state"), code=q.get("code"), error=q.get("error"))
-    except ConnectFailed as failed:
-        return _error_page(base, failed.status, failed.title, failed.message)
-    except ZoomNotConfigured:
-        return _error_page(base, 503, "Zoom is not set up on this server",
-                           "This Converge server has no Zoom app configured. Nothing was changed.",
-                           retry="Ask your Converge administrator to configure Zoom, then try again.")
-    return web.Response(status=302, headers={
-        "Location": f"{base}/settings/integrations?zoom=connected", **_NO_LEAK})
-
-
-# The callback URL carries the authorization code: keep it out of caches and Referer headers.
-_NO_LEAK = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-
-
-def _error_page(base: str, status: int, title: str, message: str, retry: str | None = None) -> web.Response:
-    back = f"{base}/settings/integrations"
-    retry = retry or ("To try again, go back to Account Settings > Integrations in Converge and click "
-                      "Connect Zoom.")
-    html = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{escape(title)} - Converge</title>"
-        "<style>body{font-family:sans-serif;max-width:36rem;margin:3rem auto;line-height:1.5}</style>"
-        f"</head><body><h1>{escape(title)}</h1><p>{escape(message)}</p><p>{escape(retry)}</p>"
-        f"<p><a href='{escape(back, quote=True)}'>Back to Integrations</a></p></body></html>"
-    )
-    return web.Response(text=html, status=status, content_type="text/html", headers=_NO_LEAK)
 
 
 @routes.delete("/v1/orgs/{org}/integrations/zoom")

@@ -64,7 +64,7 @@ async def _connect_one(stack) -> str:
     org_id, _ = await stack.admin_org(f"Refresh Org {email}")
     location = await emu.control.authorize(await start_connect(services, org_id), email)
     query = parse_qs(urlsplit(location).query)
-    row = await finish_connect(services, state=query["state"][0], code=query["code"][0], error=None)
+    row = await finish_connect(services, state=query["state"][0], code=query["code"][0], error=None, org_id=org_id)
     return row.id
 
 

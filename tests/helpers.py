@@ -63,3 +63,60 @@ async def start_api(services) -> tuple[web.AppRunner, str]:
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return runner, f"http://127.0.0.1:{port}"
+
+
+def _hidden(html: str, name: str) -> str:
+    import re
+
+    m = re.search(rf"name=\"{name}\" value=\"([^\"]*)\"", html)
+    assert m, f"no hidden field {name!r} in the page"
+    return m.group(1)
+
+
+class OrgBrowser:
+    """A browser signed in to one org's pages (cookie jar), as a person finishing a connect link."""
+
+    def __init__(self, url: str) -> None:
+        self.http = httpx.AsyncClient(base_url=url, timeout=30, follow_redirects=False)
+
+    async def sign_in(self, api_key: str) -> "OrgBrowser":
+        page = await self.http.get("/signin")
+        r = await self.http.post("/signin", data={
+            "csrf_token": _hidden(page.text, "csrf_token"), "api_key": api_key, "next": "/sessions"})
+        assert r.status_code == 303, r.text
+        return self
+
+    async def finish(self, callback: str) -> httpx.Response:
+        """Follow Zoom's redirect to the callback and confirm; the last answer (303 when stored,
+        the error page otherwise)."""
+        r = await self.http.get(callback)
+        if r.status_code != 200:
+            return r
+        return await self.http.post("/settings/integrations/zoom/confirm", data={
+            "csrf_token": _hidden(r.text, "csrf_token"), "pending": _hidden(r.text, "pending"),
+            "decision": "confirm"})
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+def key_of(headers: dict) -> str:
+    return headers["Authorization"].removeprefix("Bearer ")
+
+
+def callback_path(location: str) -> str:
+    """Zoom redirects to ZOOM_REDIRECT_URI (port 8000); the test API listens elsewhere."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(location)
+    assert parts.path == "/v1/integrations/zoom/callback", location
+    return f"{parts.path}?{parts.query}"
+
+
+async def finish_connect_as(url: str, headers: dict, location: str) -> httpx.Response:
+    """Zoom's redirect `location` completed in a browser signed in to the org of `headers`."""
+    browser = await OrgBrowser(url).sign_in(key_of(headers))
+    try:
+        return await browser.finish(callback_path(location))
+    finally:
+        await browser.close()

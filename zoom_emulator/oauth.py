@@ -133,8 +133,7 @@ async def authorize_page(request: web.Request) -> web.Response:
     for account in world.accounts.values():
         users = [u for u in world.users.values() if u.account_id == account.id]
         opts = "".join(
-            f"<option value='{escape(u.id, quote=True)}'"
-            f"{' selected' if hint.lower() == u.email else ''}>"
+            f"<option value='{escape(u.id, quote=True)}'>"
             f"{escape(u.display_name)} &lt;{escape(u.email)}&gt;</option>"
             for u in users
         )
@@ -145,7 +144,10 @@ async def authorize_page(request: web.Request) -> web.Response:
         f"<p><b>{escape(client.name)}</b> would like to access your Zoom account.</p>"
         f"<p>It asks for these scopes:</p><ul>{scopes}</ul>"
         "<form method='post' action='/oauth/authorize'>"
-        f"{hidden}<p><label>Signed in as <select name='user'>{''.join(options)}</select></label></p>"
+        f"{hidden}<p><label>Signed in as <select name='user' required>"
+        # Nobody is preselected: a person must pick the Zoom user they mean to authorize.
+        "<option value='' selected disabled>Choose a Zoom user</option>"
+        f"{''.join(options)}</select></label></p>"
         "<p><button name='decision' value='allow' type='submit'>Allow</button>"
         "<button name='decision' value='deny' type='submit'>Deny</button></p></form>"
     )

@@ -5,6 +5,7 @@ sign a person in with the org's API key and then act through the JSON API as tha
 (backend.py), so they add no rules of their own. `routes` is what api/app.py registers.
 """
 
-from api.pages import account, integrations, manage, sessions
+from api.pages import account, integrations, manage, sessions, zoom_connect
 
-routes = [*account.routes, *integrations.routes, *sessions.routes, *manage.routes]
+routes = [*account.routes, *integrations.routes, *zoom_connect.routes, *sessions.routes,
+          *manage.routes]

@@ -6,11 +6,11 @@ import asyncio
 import dataclasses
 import uuid
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit
 
 from sqlmodel import select
 
 from models import Meeting, ZoomConnection
+from tests.helpers import finish_connect_as
 from models import HostReservation
 
 def services_with_hosts(services, hosts_raw: str):
@@ -98,9 +98,8 @@ async def connect_org(api, emulator, org_id: str, headers: dict, email: str) -> 
     r = await api.http.post(f"/v1/orgs/{org_id}/integrations/zoom/connect", headers=headers)
     assert r.status_code == 200, r.text
     location = await emulator.control.authorize(r.json()["authorize_url"], email)
-    parts = urlsplit(location)  # Zoom sends the browser to ZOOM_REDIRECT_URI (port 8000)
-    r = await api.http.get(f"{parts.path}?{parts.query}")
-    assert r.status_code == 302, r.text
+    r = await finish_connect_as(api.url, headers, location)  # the org's signed-in browser
+    assert r.status_code == 303, r.text
     async with api.services.db.session() as s:
         row = (await s.exec(select(ZoomConnection).where(ZoomConnection.org_id == org_id))).one()
     assert row.status == "active"

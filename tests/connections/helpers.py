@@ -16,15 +16,9 @@ from sqlmodel import select
 from models import ZoomConnection, utcnow
 from connections.tokens import refresh_lock_key
 from zoom.webhooks import sign
+from tests.helpers import callback_path, finish_connect_as  # noqa: F401 (re-exported)
 
 WEBHOOK_SECRET = "emu-webhook-secret"  # what zoom_env() configures and the emulator signs with
-
-
-def callback_path(location: str) -> str:
-    """Zoom redirects to ZOOM_REDIRECT_URI (port 8000); the test API listens elsewhere."""
-    parts = urlsplit(location)
-    assert parts.path == "/v1/integrations/zoom/callback", location
-    return f"{parts.path}?{parts.query}"
 
 
 async def start(api, org_id: str, headers: dict) -> str:
@@ -37,9 +31,14 @@ async def start(api, org_id: str, headers: dict) -> str:
 async def connect(api, emulator, org_id: str, headers: dict, email: str = "alex@acme.test") -> ZoomConnection:
     """Connect the org as the Zoom user `email` (the emulator's auto-consent shortcut)."""
     location = await emulator.control.authorize(await start(api, org_id, headers), email)
-    r = await api.http.get(callback_path(location))
-    assert r.status_code == 302, r.text
+    r = await finish(api, headers, location)
+    assert r.status_code == 303, r.text
     return await row_of(api.services, org_id)
+
+
+async def finish(api, headers: dict, location: str):
+    """Complete Zoom's redirect as the org's signed-in browser and confirm (303 when stored)."""
+    return await finish_connect_as(api.url, headers, location)
 
 
 async def row_of(services, org_id: str) -> ZoomConnection | None:

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from tests.helpers import start_api
-from tests.connections.helpers import callback_path, connect, fresh_zoom_user, row_of, start, tokens_of
+from tests.helpers import finish_connect_as, start_api
+from tests.connections.helpers import callback_path, connect, finish, fresh_zoom_user, row_of, start, tokens_of
 from connections.connect import STATE_TTL_SECONDS, state_key
 
 
@@ -94,10 +94,10 @@ async def test_connect_through_the_consent_page(api, emulator):
     assert 0 < await api.services.redis.ttl(state_key(state)) <= STATE_TTL_SECONDS
 
     location = await consent(url, "alex@acme.test", "allow")
-    r = await api.http.get(callback_path(location))
+    r = await finish(api, headers, location)
 
-    assert r.status_code == 302, r.text
-    assert r.headers["Location"] == f"{api.services.settings.public_base_url}/settings/integrations?zoom=connected"
+    assert r.status_code == 303, r.text
+    assert r.headers["Location"] == "/settings/integrations?zoom=connected"
     body = await status(api, org_id, headers)
     assert body["status"] == "active"
     assert (body["zoom_user_name"], body["zoom_email"], body["zoom_user_type"]) == ("Alex Rivera", "alex@acme.test", 2)
@@ -113,10 +113,10 @@ async def test_connect_through_the_consent_page(api, emulator):
 async def test_a_state_works_once(api, emulator):
     org_id, headers = await api.new_org("Replay Ltd")
     location = await emulator.control.authorize(await start(api, org_id, headers), "alex@acme.test")
-    assert (await api.http.get(callback_path(location))).status_code == 302
+    assert (await finish(api, headers, location)).status_code == 303
     before = await row_of(api.services, org_id)
 
-    replay = await api.http.get(callback_path(location))
+    replay = await finish(api, headers, location)
 
     assert_error_page(replay, 400, "already used")
     after = await row_of(api.services, org_id)
@@ -133,7 +133,7 @@ async def test_an_expired_state_is_refused_and_stores_nothing(api, emulator):
     while await api.services.redis.exists(key):
         pass
 
-    r = await api.http.get(callback_path(location))
+    r = await finish(api, headers, location)
 
     assert_error_page(r, 400, "expired")
     assert await row_of(api.services, org_id) is None
@@ -143,7 +143,7 @@ async def test_a_forged_or_missing_state_is_refused(api, emulator):
     org_id, headers = await api.new_org("Forgery Target")
     location = await emulator.control.authorize(await start(api, org_id, headers), "alex@acme.test")
 
-    forged = await api.http.get(callback_path(with_query(location, state=secrets.token_urlsafe(32))))
+    forged = await finish(api, headers, (with_query(location, state=secrets.token_urlsafe(32))))
     missing = await api.http.get("/v1/integrations/zoom/callback?code=abc")
 
     assert_error_page(forged, 400)
@@ -157,7 +157,7 @@ async def test_a_code_issued_for_another_pkce_challenge_is_not_exchanged(api, em
     url = with_query(await start(api, org_id, headers), code_challenge="A" * 43)
     location = await emulator.control.authorize(url, "alex@acme.test")
 
-    r = await api.http.get(callback_path(location))
+    r = await finish(api, headers, location)
 
     assert_error_page(r, 502, "Zoom refused the authorization code")
     assert await row_of(api.services, org_id) is None
@@ -168,7 +168,7 @@ async def test_deny_stores_nothing_and_keeps_the_earlier_connection(api, emulato
     earlier = await connect(api, emulator, org_id, headers, "gina@globex.test")
 
     location = await consent(await start(api, org_id, headers), "alex@acme.test", "deny")
-    r = await api.http.get(callback_path(location))
+    r = await finish(api, headers, location)
 
     assert_error_page(r, 400, "chose not to allow")
     row = await row_of(api.services, org_id)
@@ -182,11 +182,11 @@ async def test_zoom_failures_at_exchange_or_profile_store_nothing(api, emulator)
 
     await emulator.control.add_fault("/oauth/token", status=503, match={"grant_type": "authorization_code"}, count=1)
     location = await emulator.control.authorize(await start(api, org_id, headers), "alex@acme.test")
-    exchange = await api.http.get(callback_path(location))
+    exchange = await finish(api, headers, location)
 
     await emulator.control.add_fault("/v2/users/me", status=500, count=1)
     location = await emulator.control.authorize(await start(api, org_id, headers), "alex@acme.test")
-    profile = await api.http.get(callback_path(location))
+    profile = await finish(api, headers, location)
 
     assert_error_page(exchange, 502, "Nothing was changed")
     assert_error_page(profile, 502, "nothing was connected")
@@ -278,7 +278,7 @@ async def test_scopes_zoom_did_not_grant_are_warned_about(api, emulator):
         async with httpx.AsyncClient(base_url=url) as c:
             authorize = (await c.post(f"/v1/orgs/{org_id}/integrations/zoom/connect", headers=headers)).json()
             location = await emulator.control.authorize(authorize["authorize_url"], await fresh_zoom_user(emulator))
-            assert (await c.get(callback_path(location))).status_code == 302
+            assert (await finish_connect_as(url, headers, location)).status_code == 303
     finally:
         await runner.cleanup()
 

@@ -10,7 +10,7 @@ import logging
 
 from sqlalchemy import text
 
-from tests.connections.helpers import callback_path, fresh_zoom_user, make_due, start
+from tests.connections.helpers import finish, fresh_zoom_user, make_due, start
 from zoom_emulator.httputil import EMULATOR_KEY
 
 
@@ -39,7 +39,7 @@ async def test_no_token_in_logs_responses_or_database(api, emulator, caplog):
 
     url = await start(api, org_id, headers)
     location = await emulator.control.authorize(url, await fresh_zoom_user(emulator))
-    responses.append(await api.http.get(callback_path(location)))
+    responses.append(await finish(api, headers, location))
     responses.append(await api.http.get(f"/v1/orgs/{org_id}/integrations/zoom", headers=headers))
     async with services.db.session() as s:
         connection_id = (await s.exec(text("SELECT id FROM zoom_connections WHERE org_id = :o"),

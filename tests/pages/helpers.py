@@ -73,6 +73,7 @@ async def connect_zoom(page, name: str, email: str) -> None:
     await page.click("#connect-zoom")
     await page.select_option("select[name=user]", label=f"{name} <{email}>")
     await page.click("button:has-text('Allow')")
+    await page.click("#confirm-connect")  # Converge asks which Zoom user goes to which org
     await expect(page.locator("#zoom-status")).to_have_text("Active")
 
 

@@ -51,6 +51,10 @@ async def test_walk_through_connect_book_manage_disconnect(browser_page, web_sta
     await page.select_option("select[name=user]", label=f"Morgan Lee <{zoom_email}>")
     await shot(page, "zoom-consent")
     await page.click("button:has-text('Allow')")
+    # Back at Converge: which Zoom user goes to which org, and nothing stored until Connect.
+    await expect(page.locator("#confirm-zoom-email")).to_have_text(zoom_email)
+    await expect(page.locator("#confirm-org")).to_be_visible()
+    await page.click("#confirm-connect")
     await expect(page).to_have_url(f"{web_stack.url}/settings/integrations?zoom=connected")
     await expect(page.locator(".banner.notice")).to_have_text("Zoom is connected.")
     await expect(page.locator("#zoom-status")).to_have_text("Active")

@@ -46,7 +46,7 @@ async def connect(svc, emulator, org_id: str, email: str) -> ZoomConnection:
     """The real connect flow (authorize URL, consent at the emulator, callback handling)."""
     location = await emulator.control.authorize(await start_connect(svc, org_id), email)
     query = parse_qs(urlsplit(location).query)
-    return await finish_connect(svc, state=query["state"][0], code=query["code"][0], error=None)
+    return await finish_connect(svc, state=query["state"][0], code=query["code"][0], error=None, org_id=org_id)
 
 
 async def connected(svc, emulator, n: int) -> list[ZoomConnection]:

@@ -47,8 +47,9 @@ async def test_consent_page_shows_app_scopes_users_and_buttons(http):
     assert "Converge IDI (emulator)" in page
     for scope in ("meeting:write:admin", "user:read:admin", "recording:read:admin"):
         assert scope in page
-    assert "<select name='user'>" in page and "alex@acme.test" in page
-    assert "selected>Gina Globex" in page
+    assert "<select name='user' required>" in page and "alex@acme.test" in page
+    # Nobody is preselected, not even the login hint: the person picks the user to authorize.
+    assert page.count(" selected") == 1 and "selected disabled>Choose a Zoom user" in page
     assert "value='allow'" in page and "value='deny'" in page
     assert "method='post'" in page and "name='state' value='st-1'" in page
 
