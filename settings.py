@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     zoom_s2s_client_id: str | None = Field(None, alias="ZOOM_S2S_CLIENT_ID")
     zoom_s2s_client_secret: str | None = Field(None, alias="ZOOM_S2S_CLIENT_SECRET")
     zoom_system_hosts_raw: str = Field("", alias="ZOOM_SYSTEM_HOSTS")
+    # Where recordings may be downloaded from (a domain and its subdomains, https only); the
+    # origins of the two base URLs above are always allowed too (zoom/download_urls.py).
+    zoom_download_hosts_raw: str = Field("zoom.us,zoomgov.com", alias="ZOOM_DOWNLOAD_HOSTS")
 
     port: int = Field(8000, alias="PORT")
     public_base_url: str = Field("http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
@@ -139,6 +142,10 @@ class Settings(BaseSettings):
     @cached_property
     def system_hosts(self) -> list[SystemHost]:
         return parse_system_hosts(self.zoom_system_hosts_raw)
+
+    @cached_property
+    def zoom_download_hosts(self) -> list[str]:
+        return [h.strip().lower().lstrip(".") for h in self.zoom_download_hosts_raw.split(",") if h.strip()]
 
     @property
     def webhook_secrets(self) -> list[str]:

@@ -37,6 +37,7 @@ from models.recording_store import CHUNK, RecordingStore
 from token_cipher import DecryptionError
 from connections.tokens import ConnectionUnavailable
 from workflows.recording_types import RECORDING_EVENTS, DownloadFileInput, FileFailure, StoredFile
+from zoom.download_urls import DownloadUrlPolicy, DownloadUrlRefused, open_download
 from zoom.errors import ZoomError, ZoomMeetingNotFound, ZoomRecordingNotFound, ZoomTransientError
 from zoom.webhooks import RecordingFile as ZoomFile
 
@@ -110,6 +111,7 @@ class RecordingDownloadActivities:
     def __init__(self, services: Services, store: RecordingStore | None = None) -> None:
         self._services = services
         self._store = store or RecordingStore.from_settings(services.settings)
+        self._url_policy = DownloadUrlPolicy.from_settings(services.settings)
 
     @activity.defn(name="download_recording_file")
     async def download_recording_file(self, inp: DownloadFileInput) -> StoredFile:
@@ -171,6 +173,10 @@ class RecordingDownloadActivities:
                 fresh = True
             try:
                 return await self._fetch(url, token, part, offset, digest, lease)
+            except DownloadUrlRefused as refused:
+                log.warning("file %s: download URL refused: %s", row.id, refused)
+                raise _fail(FileFailure.URL_REFUSED, f"Not downloaded: {refused}; Converge only "
+                            "fetches recordings from Zoom's download servers.", final=True) from None
             except _Refused as refused:
                 if fresh:
                     raise _fail(refused.reason, refused.message + " Zoom refused a fresh download "
@@ -188,8 +194,9 @@ class RecordingDownloadActivities:
         headers = {"Authorization": f"Bearer {token}"}
         if offset:
             headers["Range"] = f"bytes={offset}-"
-        async with self._services.http.stream("GET", url, headers=headers, follow_redirects=True,
-                                              timeout=TIMEOUT) as response:
+        # Zoom's file servers only, checked on every redirect hop (zoom/download_urls.py).
+        async with open_download(self._services.http, url, headers, timeout=TIMEOUT,
+                                 policy=self._url_policy) as response:
             status = response.status_code
             if status in (404, 410):
                 raise _fail(FileFailure.GONE, f"Zoom no longer has this file (HTTP {status}).", final=True)

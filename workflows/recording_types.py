@@ -36,6 +36,7 @@ class FileFailure:
     HOST_UNAVAILABLE = "host_token_unavailable"  # no token could be had (org disconnected, ...)
     CONNECTION_LOST = "zoom_connection_lost"
     ZOOM_UNAVAILABLE = "zoom_unavailable"
+    URL_REFUSED = "download_url_refused"  # not one of Zoom's download servers: not retried
     IN_PROGRESS = "download_in_progress"  # another attempt still holds the file
     FAILED = "download_failed"
 
