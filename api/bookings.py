@@ -8,7 +8,7 @@ reschedule and a meeting creation can never race each other.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +30,7 @@ from api.errors import ApiError, parse_body
 from api.openapi import documented
 from api.sessions import org_session
 from connections.meeting_host import MeetingHostChanged, check_meeting_host, meeting_api
-from models import Booking, Meeting, Organization
+from models import Booking, Meeting, Organization, StartUrlIssuance
 from connections.tokens import ConnectionUnavailable
 from workflows.booking import IdiBookingWorkflow
 from workflows.contract import booking_workflow_id
@@ -166,9 +166,34 @@ async def get_booking(request: web.Request) -> web.Response:
     return _json(await load_booking(services, booking))
 
 
+# A system host's start URL carries that shared Zoom user's ZAK (docs/zoom.md#start-urls-and-the-zak):
+# it is handed out only around the booking's own interview, never days ahead.
+SYSTEM_HOST_START_EARLY = timedelta(minutes=15)
+
+
+def _system_start_window(booking: Booking) -> tuple[datetime, datetime]:
+    start = booking.start_time
+    return start - SYSTEM_HOST_START_EARLY, start + timedelta(minutes=booking.duration_minutes)
+
+
+async def _record_issuance(services: Services, request: web.Request, org: Organization,
+                           booking: Booking, meeting: Meeting) -> None:
+    def clean(text: str, limit: int) -> str:
+        return "".join(ch for ch in text if ch.isprintable())[:limit]
+
+    async with services.db.session() as s:
+        s.add(StartUrlIssuance(
+            booking_id=booking.id, meeting_id=meeting.id, org_id=org.id, host_kind=meeting.host_kind,
+            host_email=meeting.host_email, requested_by=f"org:{org.id}",
+            client_ip=clean(request.remote or "", 64),
+            user_agent=clean(request.headers.get("User-Agent", ""), 200)))
+        await s.commit()
+
+
 @routes.get("/v1/orgs/{org}/bookings/{booking}/start-url")
-@documented("A fresh start URL for the meeting's host, fetched from Zoom now (never stored)",
-            response=StartUrlOut, errors=(409, 502))
+@documented("A fresh start URL for the meeting's host, fetched from Zoom now (never stored, every "
+            "issuance recorded); on Converge's system hosts only from 15 minutes before the "
+            "interview until its end", response=StartUrlOut, errors=(409, 502))
 async def get_start_url(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     org = await require_org(request)
@@ -181,6 +206,17 @@ async def get_start_url(request: web.Request) -> web.Response:
         raise ApiError(409, "meeting_not_ready",
                        f"The booking has no Zoom meeting yet (status {booking.status}); read the "
                        "booking again once it is scheduled.")
+    if meeting.host_kind == "system":
+        opens, closes = _system_start_window(booking)
+        now = _now()
+        if not opens <= now <= closes:
+            when = (f"from {opens.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ}" if now < opens
+                    else "no more: the interview's time is over")
+            raise ApiError(409, "start_url_outside_window",
+                           "This meeting is on one of Converge's shared Zoom hosts, whose start "
+                           "link works as that Zoom user, so it is only handed out from 15 minutes "
+                           f"before the interview until its end ({when}). Participants can always "
+                           "use the join link.")
     try:
         api = await meeting_api(services, meeting)
         try:
@@ -206,6 +242,7 @@ async def get_start_url(request: web.Request) -> web.Response:
     start_url = zoom_meeting.get("start_url")
     if not start_url:
         raise ApiError(502, "zoom_unavailable", "Zoom's answer had no start URL; try again in a moment.")
+    await _record_issuance(services, request, org, booking, meeting)
     out = StartUrlOut(start_url=start_url, zoom_meeting_id=meeting.zoom_meeting_id, host_email=meeting.host_email)
     # A host credential: never cached by a browser or a proxy.
     return web.json_response(out.model_dump(mode="json"), headers={"Cache-Control": "no-store"})

@@ -207,3 +207,21 @@ class HostReservation(SQLModel, table=True):
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
+
+
+class StartUrlIssuance(SQLModel, table=True):
+    """Every start URL handed out: a start URL carries the host's ZAK, so who got one, for which
+    booking and host, and when, stays on record (docs/zoom.md#start-urls-and-the-zak)."""
+
+    __tablename__ = "start_url_issuances"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    booking_id: str = Field(foreign_key="bookings.id", index=True)
+    meeting_id: str = Field(foreign_key="meetings.id")
+    org_id: str = Field(foreign_key="organizations.id", index=True)
+    host_kind: str  # "org" or "system"
+    host_email: str = ""
+    requested_by: str  # "org:<org id>" (the org's API key, directly or through its pages)
+    client_ip: str = ""
+    user_agent: str = ""
+    issued_at: datetime = _created()

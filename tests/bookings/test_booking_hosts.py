@@ -15,7 +15,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from models import ZoomConnection, utcnow
+from sqlmodel import select
+
+from models import StartUrlIssuance, ZoomConnection, utcnow
 from workflows.booking import IdiBookingWorkflow
 from workflows.contract import booking_workflow_id
 
@@ -187,7 +189,8 @@ async def test_unlicensed_org_user_fails_the_booking_with_zoom_license_unavailab
 async def test_start_url_is_fetched_fresh_and_never_stored(api, emulator, idi_worker, system_host):
     org_id, headers, session_id = await new_org_with_session(api)
     async with idi_worker(f"{system_host}:1"):
-        booking = await book(api, org_id, headers, session_id, future(hours=46))
+        # A system host: inside the interview's own window (from 15 minutes before).
+        booking = await book(api, org_id, headers, session_id, future(hours=0, minutes=10))
         booking = await settled(api, org_id, headers, booking["id"])
         urls = []
         for _ in range(2):
@@ -202,6 +205,31 @@ async def test_start_url_is_fetched_fresh_and_never_stored(api, emulator, idi_wo
     assert "zak=" not in str(view)
     text = await history_text(api.services._temporal.get_workflow_handle(booking_workflow_id(booking["id"])))
     assert booking["id"] in text and "zak=" not in text and "start_url" not in text
+
+
+async def test_a_system_hosts_start_url_only_in_the_bookings_window_and_every_issuance_recorded(
+        api, emulator, idi_worker, system_host):
+    """A system host's start URL is its ZAK: not handed out days ahead; each one handed out is on
+    record with who asked."""
+    org_id, headers, session_id = await new_org_with_session(api)
+    async with idi_worker(f"{system_host}:1"):
+        later = await settled(api, org_id, headers,
+                              (await book(api, org_id, headers, session_id, future(hours=30)))["id"])
+        soon = await settled(api, org_id, headers,
+                             (await book(api, org_id, headers, session_id, future(hours=0, minutes=12)))["id"])
+        early = await api.http.get(f"/v1/orgs/{org_id}/bookings/{later['id']}/start-url", headers=headers)
+        now = await api.http.get(f"/v1/orgs/{org_id}/bookings/{soon['id']}/start-url",
+                                 headers={**headers, "User-Agent": "interviewer-laptop"})
+    assert later["meeting"]["host_kind"] == "system" and soon["meeting"]["host_kind"] == "system"
+    assert early.status_code == 409 and early.json()["error"]["code"] == "start_url_outside_window"
+    assert "zak=" not in early.text
+    assert now.status_code == 200 and "zak=" in now.json()["start_url"]
+    async with api.services.db.session() as s:
+        rows = (await s.exec(select(StartUrlIssuance).where(StartUrlIssuance.org_id == org_id))).all()
+    [issued] = rows  # the refused one is not an issuance
+    assert (issued.booking_id, issued.host_kind, issued.requested_by, issued.user_agent) == (
+        soon["id"], "system", f"org:{org_id}", "interviewer-laptop")
+    assert issued.host_email == soon["meeting"]["host_email"] and issued.client_ip == "127.0.0.1"
 
 
 async def test_start_url_before_the_meeting_exists(api):
