@@ -6,7 +6,8 @@ from aiohttp import web
 
 from api import bookings, health, integrations, orgs, pages, recordings, sessions
 from api.context import SERVICES
-from api.errors import error_middleware
+from api.errors import SHAPED_APP, error_middleware, shape_protocol_errors
+from api.input_guard import input_guard
 from api.webhooks import intake as webhooks
 from services import Services
 
@@ -16,7 +17,10 @@ ROUTE_MODULES = (health, orgs, integrations, webhooks, sessions, bookings, pages
 
 
 def create_app(services: Services) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    # error_middleware outermost, so even the guard's refusals get the error shape.
+    app = web.Application(middlewares=[error_middleware, input_guard], client_max_size=MAX_BODY_BYTES)
+    app[SHAPED_APP] = True
+    shape_protocol_errors()
     app[SERVICES] = services
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)

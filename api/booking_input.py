@@ -9,13 +9,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from pydantic import BaseModel, ConfigDict, StrictInt
 
 from api.errors import ApiError
+from api.input_guard import parse_rfc3339, single_line
 
 MIN_DURATION, MAX_DURATION = 15, 480
+# How far ahead an interview may be booked. Zoom and Temporal take far more, but nobody books an
+# interview years out, and a start in year 9999 overflowed the workflow's date arithmetic.
+MAX_DAYS_AHEAD = 366
 # Deliberately plain: one @, no spaces, a dot in the domain. Deliverability is Zoom's and the
 # mail server's business; this catches typos like "alex.acme.test" or "alex@acme".
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
@@ -56,11 +60,11 @@ class ValidBooking(BaseModel):
 
 
 def validate_booking(body: BookingIn, now: datetime) -> ValidBooking:
-    name = body.participant_name.strip()
+    name = single_line(body.participant_name, "participant_name").strip()
     if not name or len(name) > 200:
         raise ApiError(400, "invalid_participant_name",
                        "participant_name must be 1 to 200 characters (the interviewee's name).")
-    email = body.participant_email.strip()
+    email = single_line(body.participant_email, "participant_email").strip()
     if len(email) > 254 or not _EMAIL.match(email):
         raise ApiError(400, "invalid_participant_email",
                        f"participant_email {email[:80]!r} is not an email address; send one like "
@@ -74,13 +78,11 @@ def validate_booking(body: BookingIn, now: datetime) -> ValidBooking:
 
 
 def validate_start_time(text: str, now: datetime) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        value = None
-    if value is None or ("T" not in text.upper() and " " not in text.strip()):
+    value = parse_rfc3339(text.strip(), "start_time")
+    if value is None:
+        shown = "".join(ch if ch.isprintable() else "?" for ch in text[:60])
         raise ApiError(400, "invalid_start_time",
-                       f"start_time {text[:60]!r} is not an RFC 3339 date-time; send one like "
+                       f"start_time {shown!r} is not an RFC 3339 date-time; send one like "
                        "2026-12-01T15:00:00Z or 2026-12-01T10:00:00-05:00.")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ApiError(400, "start_time_without_offset",
@@ -89,6 +91,10 @@ def validate_start_time(text: str, now: datetime) -> datetime:
     if value <= now:
         raise ApiError(422, "start_time_in_past",
                        f"start_time {value.isoformat()} is in the past; choose a time in the future.")
+    if value > now + timedelta(days=MAX_DAYS_AHEAD):
+        raise ApiError(422, "start_time_too_far",
+                       f"start_time {value.isoformat()} is more than {MAX_DAYS_AHEAD} days ahead; "
+                       "interviews can be booked up to a year in advance.")
     return value
 
 

@@ -54,12 +54,11 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 async def parse_body(request: web.Request, model: type[M]) -> M:
     """Parse a JSON body into `model`, or answer 400/415 naming the field that was wrong."""
+    from api.input_guard import load_json  # the one validation layer (api/input_guard.py)
+
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "Send the body as JSON with Content-Type: application/json.")
-    try:
-        data = await request.json()
-    except ValueError:
-        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+    data = load_json(await request.read())
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -86,3 +85,33 @@ async def error_middleware(request: web.Request, handler):
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         raise ApiError(500, "internal_error", "Something failed on our side; it was logged. Try again.") from None
+
+
+SHAPED_APP = web.AppKey("shaped_protocol_errors", bool)
+
+
+def shape_protocol_errors() -> None:
+    """Give aiohttp's own 4xx answers (a request it could not parse: a control character in a
+    header, a malformed request line) the error shape too. They never reach a middleware: the
+    protocol answers them itself, so its `handle_error` is wrapped, for this app's servers only
+    (another aiohttp app in the same process, such as the emulator in tests, keeps its own)."""
+    from aiohttp import web_protocol
+
+    original = web_protocol.RequestHandler.handle_error
+    if getattr(original, "_converge_shaped", False):
+        return
+
+    def handle_error(self, request, status: int = 500, exc=None, message=None):
+        owner = getattr(getattr(self._manager, "request_handler", None), "__self__", None)
+        if 400 <= status < 500 and isinstance(owner, web.Application) and owner.get(SHAPED_APP):
+            self.log_exception("Error handling request from %s", request.remote, exc_info=exc)
+            resp = web.Response(status=status, text=_body("bad_request", (
+                "The request could not be read as HTTP (for example a control character or "
+                "undecodable bytes in a header); nothing was done.")),
+                content_type="application/json", headers={"Connection": "close"})
+            resp.force_close()
+            return resp
+        return original(self, request, status, exc, message)
+
+    handle_error._converge_shaped = True
+    web_protocol.RequestHandler.handle_error = handle_error

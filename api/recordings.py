@@ -8,6 +8,9 @@ the Manage IDI panel shows beside the recording.
 
 from __future__ import annotations
 
+import re
+from urllib.parse import quote
+
 import asyncio
 
 from aiohttp import web
@@ -56,7 +59,15 @@ def stored_file(services: Services, row: RecordingFile, *, not_stored: str) -> w
 
 def download_name(row: RecordingFile) -> str:
     ext = (row.file_extension or "bin").lower()
-    return f"{row.booking_id}-{row.file_type.lower()}-{row.id}.{ext}"
+    name = f"{row.booking_id}-{row.file_type.lower()}-{row.id}.{ext}"
+    # Intake already keeps file_type/extension to letters and digits; this holds for older rows.
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
+def content_disposition(row: RecordingFile, disposition: str = "attachment") -> str:
+    """A quoted filename (and its RFC 6266 filename* twin): no header injection, no odd names."""
+    name = download_name(row)
+    return f'{disposition}; filename="{name}"; filename*=UTF-8\'\'{quote(name, safe="")}'
 
 
 @routes.get("/v1/orgs/{org}/bookings/{booking}/recordings/{recording}/content")
@@ -69,7 +80,7 @@ async def get_recording_content(request: web.Request) -> web.StreamResponse:
     row = await org_row(services, RecordingFile, request.match_info["recording"], org.id,
                         "Recording", booking_id=request.match_info["booking"])
     response = stored_file(services, row, not_stored="read the booking again for its status.")
-    response.headers["Content-Disposition"] = f'attachment; filename="{download_name(row)}"'
+    response.headers["Content-Disposition"] = content_disposition(row)
     return response
 
 

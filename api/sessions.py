@@ -6,6 +6,7 @@ and providers can be created (Converge has them) but cannot take bookings here.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timezone
 from typing import Literal
 
@@ -37,6 +38,8 @@ class SessionIn(BaseModel):
     @field_validator("title")
     @classmethod
     def _not_blank(cls, v: str) -> str:
+        if any(unicodedata.category(ch) == "Cc" for ch in v):
+            raise ValueError("must be one line of plain text (no control characters)")
         if not v.strip():
             raise ValueError("must not be blank")
         return v.strip()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
@@ -57,8 +58,12 @@ def verify_signature(
     """
     if not timestamp or not signature:
         return False
-    timestamp = timestamp.strip()
-    if not (timestamp.isascii() and timestamp.isdigit()):
+    timestamp, signature = timestamp.strip(), signature.strip()
+    # Seconds or milliseconds since 1970 are at most 13 digits; thousands of digits would
+    # overflow int parsing. A signature is "v0=" and 64 hex digits.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 16):
+        return False
+    if not (signature.isascii() and signature.isprintable() and len(signature) <= 100):
         return False
     sent_at = int(timestamp)
     if sent_at >= _MILLISECONDS_THRESHOLD:
@@ -96,7 +101,16 @@ def _empty_to_none(value: Any) -> Any:
     return None if value == "" else value
 
 
+def _file_token(value: Any) -> Any:
+    """file_type / file_extension are words like MP4, M4A, TRANSCRIPT, VTT: anything else in them
+    is dropped here, at intake, so it never reaches a path or a Content-Disposition header."""
+    if not isinstance(value, str):
+        return value
+    return re.sub(r"[^A-Za-z0-9_]", "", value)[:32]
+
+
 MeetingId = Annotated[str, BeforeValidator(_meeting_id)]
+FileToken = Annotated[str | None, BeforeValidator(_file_token)]
 OptionalTime = Annotated[datetime | None, BeforeValidator(_empty_to_none)]
 
 
@@ -126,8 +140,8 @@ class RecordingFile(_Lenient):
     meeting_id: str | None = None
     recording_start: OptionalTime = None
     recording_end: OptionalTime = None
-    file_type: str | None = None
-    file_extension: str | None = None
+    file_type: FileToken = None
+    file_extension: FileToken = None
     file_size: int | None = None
     file_name: str | None = None
     play_url: str | None = None

@@ -19,7 +19,7 @@ from api.pages.backend import ApiFailed, Backend
 from api.pages.render import html
 from api.pages.sessions import LABELS, get_or_not_found
 from api.auth import org_row
-from api.recordings import download_name, stored_file
+from api.recordings import content_disposition, stored_file
 from models import RecordingFile
 
 routes = web.RouteTableDef()
@@ -96,5 +96,5 @@ async def get_recording_media(request: web.Request) -> web.StreamResponse:
                         "Recording", booking_id=request.match_info["booking"])
     response = stored_file(services, row, not_stored="open the panel again later.")
     disposition = "attachment" if request.query.get("download") else "inline"
-    response.headers["Content-Disposition"] = f'{disposition}; filename="{download_name(row)}"'
+    response.headers["Content-Disposition"] = content_disposition(row, disposition)
     return response

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from typing import Any
 
@@ -34,6 +33,7 @@ from aiohttp import web
 
 from api.context import SERVICES
 from api.errors import ApiError
+from api.input_guard import load_json
 from api.openapi import documented
 from api.webhooks.delivery import SignalDelivery
 from api.webhooks.inbox import PENDING, process_deauthorization, store
@@ -75,10 +75,7 @@ def _json_object(request: web.Request, raw: bytes) -> dict[str, Any]:
     if "Content-Type" in request.headers and request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type",
                        "Zoom webhooks are JSON; send them with Content-Type: application/json.")
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "invalid_payload", "webhook body is not JSON") from None
+    body = load_json(raw, "The webhook body", code="invalid_payload")  # the one validation layer, as for every route
     if not isinstance(body, dict) or not isinstance(body.get("event"), str):
         raise ApiError(400, "invalid_payload", "webhook body has no 'event' string")
     event_type = body["event"]
