@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     zoom_download_hosts_raw: str = Field("zoom.us,zoomgov.com", alias="ZOOM_DOWNLOAD_HOSTS")
 
     port: int = Field(8000, alias="PORT")
+    # The address the API listens on: loopback (what `make run` prints) unless set, e.g. 0.0.0.0
+    # in a container behind its published port.
+    api_host: str = Field("127.0.0.1", alias="API_HOST")
     public_base_url: str = Field("http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
     recordings_dir: str = Field(".data/recordings", alias="RECORDINGS_DIR")
     admin_api_key: str | None = Field(None, alias="ADMIN_API_KEY")

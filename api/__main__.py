@@ -24,9 +24,9 @@ async def main() -> None:
     app.cleanup_ctx.append(inbox_sweeper)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "0.0.0.0", settings.port)
+    site = web.TCPSite(runner, settings.api_host, settings.port)
     await site.start()
-    logging.getLogger("api").info("API listening on port %s", settings.port)
+    logging.getLogger("api").info("API listening on %s port %s", settings.api_host, settings.port)
     try:
         await asyncio.Event().wait()
     finally:

@@ -42,3 +42,74 @@ def test_api_and_worker_get_every_required_variable_and_only_known_ones():
     text = (ROOT / "docker-compose.yml").read_text()
     for secret in ("TOKEN_ENCRYPTION_KEYS", "ZOOM_CLIENT_SECRET", "ZOOM_S2S_CLIENT_SECRET", "ADMIN_API_KEY"):
         assert re.search(rf"{secret}: \$\{{{secret}:\?", text), secret
+
+
+def dockerignored(path: str, patterns: list[str]) -> bool:
+    """Whether Docker leaves `path` out of the build context: the last matching pattern wins
+    ('!' re-includes), and a pattern that matches a directory leaves out everything under it."""
+    from fnmatch import fnmatchcase
+
+    parts = path.split("/")
+    excluded = False
+    for raw in patterns:
+        negate, pattern = raw.startswith("!"), raw.lstrip("!").strip("/")
+        candidates = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        if pattern.startswith("**/"):
+            candidates += ["/".join(parts[j:i]) for i in range(1, len(parts) + 1) for j in range(i)]
+            pattern = pattern[3:]
+        if any(fnmatchcase(c, pattern) for c in candidates):
+            excluded = not negate
+    return excluded
+
+
+def test_the_image_build_context_leaves_out_local_secrets_data_and_venv():
+    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    for path in (".env", ".env.production", ".data/dev-token-key", ".data/postgres/base/1",
+                 ".venv/bin/python", ".git/config", "api/__pycache__/app.cpython-311.pyc"):
+        assert dockerignored(path, patterns), path
+    for path in ("api/app.py", "pyproject.toml", "models/migrations/versions/0001_initial_schema.py",
+                 "zoom_emulator/app.py"):
+        assert not dockerignored(path, patterns), path
+
+
+def test_the_api_listens_on_loopback_unless_api_host_is_set(monkeypatch):
+    import asyncio
+
+    import api.__main__ as entry
+    from tests.helpers import make_settings
+
+    bound = []
+
+    class Stop(Exception):
+        pass
+
+    class FakeSite:
+        def __init__(self, runner, host, port):
+            bound.append(host)
+
+        async def start(self):
+            raise Stop()
+
+    class FakeServices:
+        async def verify_database(self):
+            pass
+
+        async def close(self):
+            pass
+
+    async def nothing(app):
+        yield
+
+    for env, expected in (({}, "127.0.0.1"), ({"API_HOST": "0.0.0.0"}, "0.0.0.0")):
+        settings = make_settings({"CONVERGE_DEV_MODE": "1", **env})
+        monkeypatch.setattr(entry, "load_settings", lambda: settings)
+        monkeypatch.setattr(entry.Services, "from_settings", staticmethod(lambda s: FakeServices()))
+        monkeypatch.setattr(entry, "create_app", lambda services: __import__("aiohttp").web.Application())
+        monkeypatch.setattr(entry.web, "TCPSite", FakeSite)
+        monkeypatch.setattr(entry, "inbox_sweeper", nothing)
+        try:
+            asyncio.run(entry.main())
+        except Stop:
+            pass
+        assert bound[-1] == expected
