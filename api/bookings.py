@@ -264,6 +264,10 @@ async def patch_booking(request: web.Request) -> web.Response:
         raise ApiError(409, "booking_not_reschedulable",
                        f"The booking is {booking.status}; only a scheduled booking can be rescheduled"
                        + (" - try again once its meeting is created." if booking.status == BookingStatus.SCHEDULING else "."))
+    if start == booking.start_time and duration == booking.duration_minutes:
+        # Nothing changes: answer as a reschedule would, without an update in the workflow's
+        # history or a call to Zoom (both are bounded: Zoom allows 100 updates a day per host).
+        return _json(await load_booking(services, booking))
     try:
         done = await call_update(services, booking, IdiBookingWorkflow.reschedule,
                                  RescheduleRequest(start_time=start, duration_minutes=duration))

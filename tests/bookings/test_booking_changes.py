@@ -51,6 +51,25 @@ async def test_reschedule_moves_the_same_zoom_meeting(api, emulator, idi_worker,
     assert after == before  # moved, never recreated
 
 
+async def test_a_reschedule_to_the_same_time_answers_without_touching_the_workflow(
+        api, emulator, idi_worker, system_host):
+    from temporalio.api.enums.v1 import EventType
+
+    org_id, headers, session_id = await new_org_with_session(api)
+    start = future(hours=31)
+    async with idi_worker(f"{system_host}:1"):
+        booking = await settled(api, org_id, headers, (await book(api, org_id, headers, session_id, start, 60))["id"])
+        handle = api.services._temporal.get_workflow_handle(booking["workflow_id"])
+        updates = lambda events: sum(1 for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+        before = updates((await handle.fetch_history()).events)
+        for body in ({"start_time": rfc3339(start)}, {"duration_minutes": 60},
+                     {"start_time": start.astimezone(timezone(timedelta(hours=2))).isoformat(), "duration_minutes": 60}):
+            r = await api.http.patch(f"/v1/orgs/{org_id}/bookings/{booking['id']}", headers=headers, json=body)
+            assert r.status_code == 200 and r.json()["start_time"] == rfc3339(start), r.text
+        after = updates((await handle.fetch_history()).events)
+    assert after == before
+
+
 async def test_reschedule_refuses_bad_input_and_changes_nothing(api, emulator, idi_worker, system_host):
     org_id, headers, session_id = await new_org_with_session(api)
     async with idi_worker(f"{system_host}:1"):
