@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     # The address the API listens on: loopback (what `make run` prints) unless set, e.g. 0.0.0.0
     # in a container behind its published port.
     api_host: str = Field("127.0.0.1", alias="API_HOST")
+    # Requests per minute (api/rate_limits.py): sign-in attempts per client IP, mutating requests
+    # per org (API key) and per client IP.
+    rate_limit_signin_per_ip: int = Field(10, alias="RATE_LIMIT_SIGNIN_PER_IP")
+    rate_limit_org_per_minute: int = Field(300, alias="RATE_LIMIT_ORG_PER_MINUTE")
+    rate_limit_ip_per_minute: int = Field(600, alias="RATE_LIMIT_IP_PER_MINUTE")
     public_base_url: str = Field("http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
     recordings_dir: str = Field(".data/recordings", alias="RECORDINGS_DIR")
     admin_api_key: str | None = Field(None, alias="ADMIN_API_KEY")

@@ -8,6 +8,7 @@ from api import bookings, health, integrations, orgs, pages, recordings, session
 from api.context import SERVICES
 from api.errors import SHAPED_APP, error_middleware, shape_protocol_errors
 from api.input_guard import input_guard
+from api.rate_limits import rate_limits
 from api.webhooks import intake as webhooks
 from services import Services
 
@@ -18,7 +19,8 @@ ROUTE_MODULES = (health, orgs, integrations, webhooks, sessions, bookings, pages
 
 def create_app(services: Services) -> web.Application:
     # error_middleware outermost, so even the guard's refusals get the error shape.
-    app = web.Application(middlewares=[error_middleware, input_guard], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[error_middleware, input_guard, rate_limits],
+                          client_max_size=MAX_BODY_BYTES)
     app[SHAPED_APP] = True
     shape_protocol_errors()
     app[SERVICES] = services

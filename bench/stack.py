@@ -156,6 +156,8 @@ async def running_stack(*, emulator_options: dict | None = None):
             TOKEN_ENCRYPTION_KEYS=f"bench:{generate_key()}",
             ADMIN_API_KEY="bench-admin-" + secrets.token_hex(8),
             RECORDINGS_DIR=str(workdir / "recordings"),
+            # The load generator is one address hammering one org on purpose.
+            RATE_LIMIT_ORG_PER_MINUTE=10**9, RATE_LIMIT_IP_PER_MINUTE=10**9,
             PUBLIC_BASE_URL=api_url,
             PORT=api_port,
             ZOOM_OAUTH_BASE_URL=emu.oauth_base_url,

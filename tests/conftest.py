@@ -77,6 +77,9 @@ def base_env(database_url, redis_url, encryption_keys):
         "TOKEN_ENCRYPTION_KEYS": encryption_keys,
         "ADMIN_API_KEY": "test-admin-" + secrets.token_hex(8),
         "RECORDINGS_DIR": tempfile.mkdtemp(prefix="converge-rec-"),
+        # Every test client is 127.0.0.1; tests/api/test_rate_limits.py sets its own limits.
+        "RATE_LIMIT_ORG_PER_MINUTE": "1000000", "RATE_LIMIT_IP_PER_MINUTE": "1000000",
+        "RATE_LIMIT_SIGNIN_PER_IP": "1000000",
     }
 
 

@@ -50,7 +50,11 @@ class Backend:
     def __init__(self, request: web.Request, session: PageSession) -> None:
         self._http: httpx.AsyncClient = request.app[SERVICES].http
         self._base = f"{_own_base_url(request)}/v1/orgs/{session.org_id}"
-        self._auth = {"Authorization": f"Bearer {session.api_key}"}
+        from api.rate_limits import PAGES_HEADER, pages_marker
+
+        # Counted per org by the API's rate limits, not against this loopback address.
+        self._auth = {"Authorization": f"Bearer {session.api_key}",
+                      PAGES_HEADER: pages_marker(request.app[SERVICES].settings)}
 
     async def call(self, method: str, path: str, *, json: Any = None,
                    headers: dict[str, str] | None = None, ok: tuple[int, ...] = ()) -> Any:
