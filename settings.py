@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     api_host: str = Field("127.0.0.1", alias="API_HOST")
     # Requests per minute (api/rate_limits.py): sign-in attempts per client IP, mutating requests
     # per org (API key) and per client IP.
+    # Closed and ignored webhook inbox rows are deleted once this old (activities/inbox_retention.py).
+    inbox_retention_days: int = Field(30, alias="INBOX_RETENTION_DAYS")
     rate_limit_signin_per_ip: int = Field(10, alias="RATE_LIMIT_SIGNIN_PER_IP")
     rate_limit_org_per_minute: int = Field(300, alias="RATE_LIMIT_ORG_PER_MINUTE")
     rate_limit_ip_per_minute: int = Field(600, alias="RATE_LIMIT_IP_PER_MINUTE")

@@ -25,7 +25,12 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from workflows.contract import SEARCH_ATTRIBUTE_NAMES, TASK_QUEUE, TOKEN_REFRESH_SCHEDULE_ID
+from workflows.contract import (
+    INBOX_RETENTION_SCHEDULE_ID,
+    SEARCH_ATTRIBUTE_NAMES,
+    TASK_QUEUE,
+    TOKEN_REFRESH_SCHEDULE_ID,
+)
 
 
 async def ensure_search_attributes(client: Client) -> list[str]:
@@ -81,6 +86,39 @@ async def ensure_token_refresh_schedule(client: Client, task_queue: str = TASK_Q
         return await client.create_schedule(TOKEN_REFRESH_SCHEDULE_ID, schedule)
     except ScheduleAlreadyRunningError:
         handle = client.get_schedule_handle(TOKEN_REFRESH_SCHEDULE_ID)
+
+        def keep_state(current: ScheduleUpdateInput) -> ScheduleUpdate:
+            schedule.state = current.description.schedule.state
+            return ScheduleUpdate(schedule=schedule)
+
+        await handle.update(keep_state)
+        return handle
+
+
+# --- The inbox retention Schedule --------------------------------------------------------------
+
+INBOX_RETENTION_EVERY = timedelta(days=1)
+
+
+def inbox_retention_schedule(task_queue: str) -> Schedule:
+    from workflows.inbox_retention import InboxRetentionWorkflow
+
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            InboxRetentionWorkflow.run, id=INBOX_RETENTION_SCHEDULE_ID, task_queue=task_queue,
+            execution_timeout=timedelta(hours=1)),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=INBOX_RETENTION_EVERY)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(hours=1)),
+    )
+
+
+async def ensure_inbox_retention_schedule(client: Client, task_queue: str = TASK_QUEUE) -> ScheduleHandle:
+    """Create the `inbox-retention` Schedule or update it in place, keeping ops' pause."""
+    schedule = inbox_retention_schedule(task_queue)
+    try:
+        return await client.create_schedule(INBOX_RETENTION_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        handle = client.get_schedule_handle(INBOX_RETENTION_SCHEDULE_ID)
 
         def keep_state(current: ScheduleUpdateInput) -> ScheduleUpdate:
             schedule.state = current.description.schedule.state

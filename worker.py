@@ -20,7 +20,11 @@ from services import Services
 from workflows.contract import TASK_QUEUE
 from settings import ConfigError, load_settings
 from metrics import serve_worker_metrics, worker_metrics_port
-from temporal_setup import ensure_search_attributes, ensure_token_refresh_schedule
+from temporal_setup import (
+    ensure_inbox_retention_schedule,
+    ensure_search_attributes,
+    ensure_token_refresh_schedule,
+)
 
 # On shutdown, running activities get this long to finish before they are cancelled: enough for
 # a token refresh in flight (two token calls of 15 s) to save what Zoom rotated.
@@ -30,9 +34,10 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 def workflows() -> list[type]:
     """Every workflow this worker runs."""
     from workflows.booking import IdiBookingWorkflow
+    from workflows.inbox_retention import InboxRetentionWorkflow
     from workflows.token_refresh import TokenRefreshWorkflow
 
-    return [IdiBookingWorkflow, TokenRefreshWorkflow]
+    return [IdiBookingWorkflow, TokenRefreshWorkflow, InboxRetentionWorkflow]
 
 
 def build_worker(client, services: Services, task_queue: str = TASK_QUEUE, **options) -> Worker:
@@ -57,6 +62,7 @@ async def main() -> None:
     client = await services.temporal()
     await ensure_search_attributes(client)
     await ensure_token_refresh_schedule(client)
+    await ensure_inbox_retention_schedule(client)
     serve_worker_metrics(metrics_port)
     worker = build_worker(client, services)
     stop = asyncio.Event()

@@ -20,6 +20,7 @@ def build_activities(services: Services, timings: RecordingTimings | None = None
     from activities.booking_hosts import BookingHostActivities
     from activities.booking_meetings import BookingMeetingActivities
     from activities.booking_status import BookingStatusActivities
+    from activities.inbox_retention import InboxRetentionActivities
     from activities.recording_download import RecordingDownloadActivities
     from activities.recordings import RecordingActivities
     from activities.token_refresh import TokenRefreshActivities
@@ -43,4 +44,5 @@ def build_activities(services: Services, timings: RecordingTimings | None = None
         downloads.download_recording_file,
         keepalive.refresh_due_connections,
         keepalive.report_token_sweep,
+        InboxRetentionActivities(services).delete_old_inbox_events,
     ]

@@ -111,7 +111,7 @@ class RecordingDownloadActivities:
     def __init__(self, services: Services, store: RecordingStore | None = None) -> None:
         self._services = services
         self._store = store or RecordingStore.from_settings(services.settings)
-        self._url_policy = DownloadUrlPolicy.from_settings(services.settings)
+        self._url_policy: DownloadUrlPolicy | None = None
 
     @activity.defn(name="download_recording_file")
     async def download_recording_file(self, inp: DownloadFileInput) -> StoredFile:
@@ -195,6 +195,7 @@ class RecordingDownloadActivities:
         if offset:
             headers["Range"] = f"bytes={offset}-"
         # Zoom's file servers only, checked on every redirect hop (zoom/download_urls.py).
+        self._url_policy = self._url_policy or DownloadUrlPolicy.from_settings(self._services.settings)
         async with open_download(self._services.http, url, headers, timeout=TIMEOUT,
                                  policy=self._url_policy) as response:
             status = response.status_code

@@ -22,6 +22,7 @@ SEARCH_ATTRIBUTES = (ORG_ID, BOOKING_ID, ZOOM_MEETING_ID, HOST_KIND, BOOKING_STA
 SEARCH_ATTRIBUTE_NAMES = tuple(key.name for key in SEARCH_ATTRIBUTES)
 
 TOKEN_REFRESH_SCHEDULE_ID = "zoom-token-refresh"
+INBOX_RETENTION_SCHEDULE_ID = "inbox-retention"
 
 
 def booking_workflow_id(booking_id: str) -> str:
