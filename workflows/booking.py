@@ -55,6 +55,10 @@ ZOOM_RETRY = RetryPolicy(
 # A database down this long is an outage for ops, not something to wait out forever: the run then
 # fails (visible in the UI; ops may re-drive it) instead of retrying unnoticed.
 STATUS_WRITE_TIMEOUT = timedelta(hours=1)
+# A booking's history must stay far below Temporal's limits: each reschedule adds about eight
+# events, so a booking takes at most this many (a refused update leaves no trace in history).
+MAX_RESCHEDULES = 50
+
 # A person waits on a reschedule: a few tries, then they hear why.
 RESCHEDULE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=4)
 # The create activity heartbeats while it waits on Zoom, so a worker that dies mid-create is
@@ -364,6 +368,13 @@ class IdiBookingWorkflow:
     @reschedule.validator
     def _validate_reschedule(self, request: RescheduleRequest) -> None:
         self._check_reschedulable()
+        if self._schedule_version >= MAX_RESCHEDULES:
+            raise ApplicationError(
+                f"This booking was already moved {MAX_RESCHEDULES} times, the most one booking "
+                "can be; cancel it and book the interview again.",
+                type=Failure.TOO_MANY_RESCHEDULES,
+                non_retryable=True,
+            )
         if request.start_time <= workflow.now():
             raise ApplicationError(
                 "The new start_time is in the past; choose a time in the future.",

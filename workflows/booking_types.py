@@ -48,6 +48,7 @@ class Failure:
     SYSTEM_HOST_MISSING = "system_host_missing"
     MEETING_GONE = "zoom_meeting_gone"
     NOT_RESCHEDULABLE = "booking_not_reschedulable"
+    TOO_MANY_RESCHEDULES = "too_many_reschedules"  # the cap that bounds a booking's history
     NOT_CANCELLABLE = "booking_not_cancellable"
 
     # The ones that end a booking as `failed` with themselves as the reason.

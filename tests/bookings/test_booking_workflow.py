@@ -307,6 +307,36 @@ async def test_reschedule_moves_the_meeting_and_the_not_held_deadline(env):
     await replays(handle)
 
 
+async def test_reschedules_are_capped_so_a_bookings_history_stays_bounded(env):
+    from workflows.booking import MAX_RESCHEDULES
+
+    fake = FakeZoom()
+    run = Run(env, fake)
+    async with run.worker():
+        handle = await run.start(starts_in=timedelta(days=1))
+        before = await scheduled(handle)
+        for i in range(MAX_RESCHEDULES):
+            await handle.execute_update(IdiBookingWorkflow.reschedule, RescheduleRequest(
+                start_time=before.start_time + timedelta(minutes=i + 1), duration_minutes=60))
+        from temporalio.api.enums.v1 import EventType
+
+        def accepted(history) -> int:
+            return sum(e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+                       for e in history.events)
+
+        history = await handle.fetch_history()
+        length, accepted_before = len(history.events), accepted(history)
+        with pytest.raises(WorkflowUpdateFailedError) as failed:
+            await handle.execute_update(IdiBookingWorkflow.reschedule, RescheduleRequest(
+                start_time=before.start_time + timedelta(hours=5), duration_minutes=60))
+        after = await handle.query(IdiBookingWorkflow.state)
+        # The refused one was never accepted into history.
+        assert accepted(await handle.fetch_history()) == accepted_before
+    assert failed.value.cause.type == Failure.TOO_MANY_RESCHEDULES
+    assert after.start_time == before.start_time + timedelta(minutes=MAX_RESCHEDULES)
+    assert len(fake.reschedules) == MAX_RESCHEDULES and length < 1000
+
+
 async def test_reschedule_refused_by_zoom_or_a_full_host_keeps_the_old_time(env):
     fake = FakeZoom()
     fake.reschedule_errors = [ApplicationError("host full at the new time", type=Failure.SYSTEM_HOSTS_FULL,
