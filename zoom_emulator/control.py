@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import files, webhooks
+from . import files, participants, webhooks
 from .faults import FaultRule
 from .httputil import base_url, emulator, json_response
 from .state import (DEFAULT_CLIENT_ID, USER_BASIC, USER_NO_MEETINGS, Instance, Meeting,
@@ -302,7 +302,8 @@ async def end_meeting(request: web.Request) -> web.Response:
     instance = meeting.instances[-1]
     instance.ended_at = world.now()
     meeting.status = "waiting"
-    sent = em.webhooks.emit(webhooks.meeting_event(world, "meeting.ended", meeting, instance))
+    sent = participants.leave_everyone(em, meeting, instance, instance.ended_at)
+    sent += em.webhooks.emit(webhooks.meeting_event(world, "meeting.ended", meeting, instance))
     return await _answer(request, {"id": meeting.id, "uuid": instance.uuid,
                                    "ended_at": iso(instance.ended_at)}, sent)
 
@@ -457,6 +458,7 @@ def routes() -> list[web.RouteDef]:
         web.post(f"{p}/meetings/{{meeting_id}}/end", end_meeting),
         web.post(f"{p}/meetings/{{meeting_id}}/recording", complete_recording),
         web.post(f"{p}/meetings/{{meeting_id}}/transcript", complete_transcript),
+        *participants.control_routes(p),
         web.post(f"{p}/deauthorize", deauthorize),
         web.get(f"{p}/faults", list_faults),
         web.post(f"{p}/faults", add_fault),

@@ -135,6 +135,22 @@ class ControlClient:
                                  params={"wait": "true", "timeout": timeout}))["settled"]
 
     # a meeting's life
+    # people in a meeting (zoom_emulator/participants.py)
+    async def join(self, meeting_id: int | str, name: str | None = None, *, email: str | None = None,
+                   host: bool = False, at: str | None = None, registrant_id: str | None = None,
+                   wait: bool = True) -> dict[str, Any]:
+        """Someone joins the running meeting (the host with host=True); returns its participant_id."""
+        body = {k: v for k, v in (("name", name), ("email", email), ("at", at),
+                                  ("registrant_id", registrant_id)) if v is not None}
+        body["host"] = host
+        return await self._call("POST", f"/meetings/{meeting_id}/participants", json=body,
+                                params=self._wait(wait))
+
+    async def leave(self, meeting_id: int | str, participant_id: str, *, at: str | None = None,
+                    wait: bool = True) -> dict[str, Any]:
+        return await self._call("POST", f"/meetings/{meeting_id}/participants/{participant_id}/leave",
+                                json={"at": at} if at else {}, params=self._wait(wait))
+
     async def meetings(self, host: str | None = None) -> list[dict[str, Any]]:
         """Every meeting (deleted too) with its instances and files."""
         return await self._call("GET", "/meetings", params={"host": host} if host else None)
