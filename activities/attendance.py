@@ -159,8 +159,10 @@ class AttendanceActivities:
             return None
 
     async def _conclude(self, booking: Booking, people: dict[str, rules.Person], sources: set[str]) -> AttendanceSummary:
-        if not sources:
-            return AttendanceSummary(known=False)
+        if not sources or not people:
+            # Nobody at all, by any account: Zoom's data is missing or late, which is not
+            # evidence that the interviewee stayed away. Nothing is claimed.
+            return AttendanceSummary(known=False, source=next(iter(sources), None))
         host = people.get(rules.HOST)
         guest = people.get(rules.INTERVIEWEE)
         host_joined = bool(host and rules.first_join(host.segments))
