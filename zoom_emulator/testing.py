@@ -162,11 +162,15 @@ class ControlClient:
         return await self._call("POST", f"/meetings/{meeting_id}/end", params=self._wait(wait))
 
     async def complete_recording(self, meeting_id: int, files: list | None = None, *,
-                                 uuid: str | None = None, wait: bool = False) -> dict[str, Any]:
+                                 uuid: str | None = None, wait: bool = False,
+                                 participant_audio: bool = False) -> dict[str, Any]:
         """Finish the cloud recording of the last ended instance. `files`: file types or
         {"file_type", "size", "recording_type"} dicts; default MP4, M4A, CHAT, TIMELINE.
+        `participant_audio`: add one audio file per participant (participant_audio_files).
         Returns {"uuid", "download_token", "files": [{"file_key", "size", ...}], ...}."""
         body: dict[str, Any] = {"files": files} if files else {}
+        if participant_audio:
+            body["participant_audio"] = True
         if uuid:
             body["uuid"] = uuid
         return await self._call("POST", f"/meetings/{meeting_id}/recording", json=body,

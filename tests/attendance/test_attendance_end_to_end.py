@@ -42,7 +42,8 @@ async def test_live_then_attended_then_completed(api, emulator, temporal_env):
         await emulator.control.leave(b.meeting_id, second["participant_id"], at=at(base, 34))
         await emulator.control.end_meeting(b.meeting_id, wait=True)
         await until_status(api, b, "ended", "processing_recording")
-        await emulator.control.complete_recording(b.meeting_id, ["MP4", "M4A"])
+        rec = await emulator.control.complete_recording(b.meeting_id, ["MP4", "M4A"], participant_audio=True)
+        assert len(rec["participant_audio_files"]) == 2  # the host's and the interviewee's
         await until_status(api, b, "processing_recording", "completed")
         await emulator.control.complete_transcript(b.meeting_id)
         done = await until_status(api, b, "completed", "no_show", "failed", "no_recording")
@@ -58,6 +59,10 @@ async def test_live_then_attended_then_completed(api, emulator, temporal_env):
     assert [(s["joined_at"][11:16], s["left_at"][11:16]) for s in guest["segments"]] == [
         (at(base, 2)[11:16], at(base, 12)[11:16]), (at(base, 14)[11:16], at(base, 34)[11:16])]
     assert person(done, "host")["matched_by"] == "host_user_id"
+    # Each participant's own audio is stored (verified like the rest) and shown under them.
+    own = [r for r in done["recordings"] if r["file_name"]]
+    assert len(own) == 2 and all(r["status"] == "stored" and r["sha256"] for r in own), own
+    assert {r["participant_id"] for r in own} == {guest["id"], person(done, "host")["id"]}
     assert started["uuid"]
     # Signals carry ids only: the person's name and email never reach Temporal.
     assert b.name not in history and b.email not in history and "Converge Host" not in history
