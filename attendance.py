@@ -134,13 +134,17 @@ def _add_join(person: Person, joined: datetime | None, left: datetime | None, so
 
 
 def _add_leave(person: Person, s: Sighting) -> None:
-    open_ones = [g for g in person.segments if g["left_at"] is None]
     if s.join_time is not None:
-        for seg in open_ones:
+        for seg in person.segments:
             seg_join = parse_time(seg["joined_at"])
             if seg_join and abs(seg_join - s.join_time) <= SAME_JOIN:
-                seg["left_at"] = _iso(s.at)
+                seg["left_at"] = seg["left_at"] or _iso(s.at)  # the other source may have it
                 return
+    for seg in person.segments:  # this leave is already known (the list reported it)
+        seg_left = parse_time(seg["left_at"])
+        if seg_left and s.at and abs(seg_left - s.at) <= SAME_JOIN:
+            return
+    open_ones = [g for g in person.segments if g["left_at"] is None]
     if open_ones:
         open_ones[-1]["left_at"] = _iso(s.at)
         return
