@@ -1,7 +1,7 @@
 """Who was in a booking's meeting and when: the pure rules, shared by the activities that build the
 record and the API that shows it (no I/O here).
 
-Zoom reports attendance two ways (docs/zoom.md#attendance): `meeting.participant_joined` /
+Zoom reports attendance two ways (docs/attendance.md#what-zoom-reports): `meeting.participant_joined` /
 `meeting.participant_left` webhooks while the meeting runs, and the past-meeting participants list
 afterwards (one entry per join, with join and leave time). Both become `Sighting`s; folding them
 gives each person a list of segments (joined_at, left_at). A person who drops out and rejoins has

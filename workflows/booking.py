@@ -101,7 +101,7 @@ class IdiBookingWorkflow:
         self._recordings = RecordingSteps(booking.booking_id, self._events, self._recording_status)
         self._ended = False
         self._started = False  # Zoom said meeting.started
-        # Attendance (docs/architecture.md#attendance): participant events are folded into the
+        # Attendance (docs/attendance.md#how-the-booking-uses-it): participant events are folded into the
         # record in Postgres by an activity; the workflow keeps only their ids and the outcome.
         self._attendance_taken: set[str] = set()
         self._attendance_lock = asyncio.Lock()

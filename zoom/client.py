@@ -134,7 +134,7 @@ class ZoomApi:
 
     async def past_meeting_participants(self, meeting_uuid: str, *, page_size: int = 300) -> list[dict[str, Any]]:
         """Everyone who was in an ended meeting instance, one entry per join (a rejoin is a new
-        entry), all pages (docs/zoom.md#attendance). Pass the instance UUID."""
+        entry), all pages (docs/attendance.md#what-zoom-reports). Pass the instance UUID."""
         ref = encode_meeting_ref(meeting_uuid)
         entries: list[dict[str, Any]] = []
         token, seen = "", set()

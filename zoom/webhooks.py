@@ -168,7 +168,7 @@ class Participant(_Lenient):
     """`payload.object.participant` of meeting.participant_joined / _left (Rivet's
     MeetingParticipantJoinedEvent). `id` is the Zoom user id of a signed-in user, `user_id` a
     per-meeting id, `participant_uuid` stable across rejoins; `registrant_id` is set when the
-    person joined through their own registration link (docs/zoom.md#attendance)."""
+    person joined through their own registration link (docs/attendance.md#what-zoom-reports)."""
 
     id: str | None = None
     user_id: str | None = None

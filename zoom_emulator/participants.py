@@ -10,7 +10,7 @@ Control (tests and demos play the people):
       -> meeting.participant_left. Ending the meeting makes everyone still in it leave first.
   A no-show is simply an interviewee who never joins.
 
-REST, as Zoom documents it (Rivet's ListPastMeetingParticipants; docs/zoom.md#attendance in the
+REST, as Zoom documents it (Rivet's ListPastMeetingParticipants; docs/attendance.md#what-zoom-reports in the
 service): GET /v2/past_meetings/{meetingUUID}/participants?page_size=&next_page_token= lists one
 entry per join (id, user_id, name, user_email, join_time, leave_time, duration in seconds,
 registrant_id, failover, status) of an ENDED instance; 404/3001 for an unknown or running one.
