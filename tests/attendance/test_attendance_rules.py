@@ -72,3 +72,15 @@ def test_participant_events_are_handled_and_deduplicated_per_join():
             **body["payload"]["object"]["participant"], "join_time": "2030-01-01T10:12:00Z"}}}})
     assert dedupe_key(first) == dedupe_key(again) != dedupe_key(rejoin)
     assert "Riley" not in dedupe_key(first) and "riley@" not in dedupe_key(first)
+
+
+def test_pages_api_and_workflow_name_the_same_statuses():
+    from api.booking_views import BookingOut
+    from api.bookings import LIST_STATUSES
+    from api.pages.wording import BOOKING_STATUS
+    from workflows.booking_types import BookingStatus
+
+    every = {v for k, v in vars(BookingStatus).items() if k.isupper() and isinstance(v, str)}
+    assert every == set(BOOKING_STATUS) == set(LIST_STATUSES)
+    described = BookingOut.model_fields["status"].description
+    assert all(status in described for status in every)
