@@ -114,8 +114,10 @@ class AttendanceActivities:
         """While the meeting runs: the record as the webhooks tell it. Returns how many people."""
         booking, rows, kept = await self._load(inp.booking_id)
         meeting = await booking_meeting(self._services, inp.booking_id)
-        sightings, _ = webhook_sightings(rows)
+        sightings, ended_at = webhook_sightings(rows)
         people = rules.fold(self._with_kept_list(sightings, kept), _expected(booking, meeting))
+        for p in people.values():
+            rules.close_open(p, ended_at)  # a late event after the end reopens nobody
         await self._save(booking, people)
         return len(people)
 

@@ -130,3 +130,32 @@ async def test_missed_participant_webhooks_are_recovered_from_zoom_list(api, emu
     assert guest["minutes"] >= 15  # 15 min, then from 22 min until the meeting ended (now)
     assert {r.role for r in rows} == {"host", "interviewee"}
     assert b.name not in history and "riley.personal@elsewhere.test" not in history
+
+
+
+async def test_a_late_participant_event_reopens_nobody(api, emulator, temporal_env):
+    """Zoom's webhooks come in any order: a guest's join that arrives after the meeting ended is
+    recorded, closed at the meeting's end, and changes no outcome."""
+    from tests.webhooks.helpers import post_signed
+
+    base = a_while_ago()
+    async with stack(api, emulator, temporal_env):
+        b = await booked(api, "Late Events Research")
+        started = await emulator.control.start_meeting(b.meeting_id)
+        await until_status(api, b, "in_progress")
+        await emulator.control.join(b.meeting_id, "Converge Host", host=True, at=at(base, 0))
+        await emulator.control.join(b.meeting_id, b.name, email=b.email, at=at(base, 1))
+        await emulator.control.end_meeting(b.meeting_id, wait=True)
+        first = await settled(api, b.org_id, b.headers, b.id,
+                              until=lambda x: x["attendance"]["status"] is not None)
+        late = {"event": "meeting.participant_joined", "event_ts": 1, "payload": {
+            "account_id": "emu-system-account", "object": {
+                "id": str(b.meeting_id), "uuid": started["uuid"], "host_id": "h", "type": 2, "participant": {
+                    "user_id": "99", "user_name": "Late Guest", "email": "late@guest.test",
+                    "participant_uuid": "LATE1", "join_time": at(base, 5)}}}}
+        assert (await post_signed(api.http, late)).status_code == 200
+        again = await settled(api, b.org_id, b.headers, b.id, until=lambda x: person(x, "other"))
+    assert first["attendance"]["status"] == again["attendance"]["status"] == "attended"
+    assert again["status"] == first["status"] or again["status"] in ("processing_recording", "completed", "ended")
+    guest = person(again, "other")
+    assert guest["name"] == "Late Guest" and all(seg["left_at"] for seg in guest["segments"])
