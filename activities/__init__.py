@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 def build_activities(services: Services, timings: RecordingTimings | None = None) -> list:
     """Every activity, bound to this process's services. `timings` shorten how long bookings wait
     for Zoom's recordings (tests use seconds, not hours)."""
+    from activities.attendance import AttendanceActivities
     from activities.booking_hosts import BookingHostActivities
     from activities.booking_meetings import BookingMeetingActivities
     from activities.booking_status import BookingStatusActivities
@@ -31,12 +32,15 @@ def build_activities(services: Services, timings: RecordingTimings | None = None
     files = RecordingActivities(services, timings)
     downloads = RecordingDownloadActivities(services)
     keepalive = TokenRefreshActivities(services)
+    attendance = AttendanceActivities(services)
     return [
         hosts.resolve_booking_host,
         meetings.create_booking_meeting,
         meetings.reschedule_booking_meeting,
         meetings.delete_booking_meeting,
         status.record_booking_status,
+        attendance.record_attendance,
+        attendance.settle_attendance,
         files.plan_recording,
         files.register_recording_files,
         files.poll_recording_files,

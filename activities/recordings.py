@@ -82,15 +82,20 @@ async def save_files(services: Services, meeting: Meeting, obj: RecordingObject)
     refs = []
     now = utcnow()
     async with services.db.session() as s:
-        for f in obj.recording_files:
+        # participant_audio_files: one audio file per person, stored like the rest; its file
+        # name says whose it is (shown under that participant, api/booking_views.py).
+        tagged = [(f, None) for f in obj.recording_files] + [
+            (f, f.file_name or "") for f in obj.participant_audio_files]
+        for f, person_file in tagged:
             if not downloadable(f):
                 continue
             insert = pg_insert(RecordingFile).values(
                 id=new_id(), meeting_id=meeting.id, booking_id=meeting.booking_id, org_id=meeting.org_id,
                 zoom_file_id=f.stable_ref(), zoom_meeting_uuid=f.meeting_id or obj.uuid,
                 file_type=f.file_type.upper(), file_extension=(f.file_extension or "").upper(),
-                recording_type=f.recording_type, expected_size=f.file_size, download_url=f.download_url,
-                status="pending", created_at=now, updated_at=now,
+                recording_type=f.recording_type or ("participant_audio" if person_file is not None else None),
+                expected_size=f.file_size, download_url=f.download_url,
+                file_name=person_file, status="pending", created_at=now, updated_at=now,
             )
             # DO UPDATE (not NOTHING) so RETURNING gives the existing row too; a later listing
             # may carry a fresher URL, and a size Zoom left out before.

@@ -11,7 +11,8 @@ from datetime import datetime, timezone
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
-from models import Booking, Meeting, RecordingFile
+import attendance as rules
+from models import Attendee, Booking, Meeting, RecordingFile
 
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,38 @@ class RecordingOut(BaseModel):
     sha256: str | None
     status: str = Field(description="pending, downloading, stored or failed")
     status_reason: str | None = Field(None, description="Why a failed file is not stored (size_mismatch, …)")
+    participant_id: str | None = Field(
+        None, description="For a per-participant audio file (Zoom's participant_audio_files): the "
+                          "attendance participant it belongs to, when known")
+    file_name: str | None = Field(None, description="Zoom's name for a per-participant audio file")
+
+
+class SegmentOut(BaseModel):
+    joined_at: datetime | None
+    left_at: datetime | None = Field(None, description="None while still in the meeting")
+    source: str = Field(description="webhooks, zoom_participants_list, or both")
+
+
+class ParticipantOut(BaseModel):
+    id: str
+    role: str = Field(description="host, interviewee or other")
+    name: str
+    email: str
+    matched_by: str | None = Field(
+        None, description="How this person was recognised: registrant_id, host_user_id, email or "
+                          "display_name (weakest)")
+    minutes: int = Field(description="Minutes in the meeting, rejoins added up")
+    segments: list[SegmentOut]
+
+
+class AttendanceOut(BaseModel):
+    status: str | None = Field(
+        None, description="attended, no_show (the interviewee never joined), host_absent, or None "
+                          "while not settled (live, or Zoom could not say)")
+    source: str | None = Field(None, description="webhooks, zoom_participants_list or both")
+    host_joined_at: datetime | None = None
+    interviewee_minutes: int | None = None
+    participants: list[ParticipantOut] = []
 
 
 class BookingOut(BaseModel):
@@ -50,19 +83,23 @@ class BookingOut(BaseModel):
     participant_email: str
     start_time: datetime
     duration_minutes: int
-    status: str = Field(description="scheduling, scheduled, ended, processing_recording, completed, "
-                                    "failed, cancelled or no_recording")
+    status: str = Field(description="scheduling, scheduled, in_progress (the meeting is live), ended, "
+                                    "processing_recording, completed, failed, cancelled, no_show "
+                                    "or no_recording")
     status_reason: str | None = None
     status_message: str | None = Field(None, description="What happened and what to do, in words")
     workflow_id: str | None
     meeting: MeetingOut | None = None
     recordings: list[RecordingOut] = []
+    attendance: AttendanceOut = AttendanceOut()
     created_at: datetime
     updated_at: datetime
 
 
 class BookingList(BaseModel):
     bookings: list[BookingOut]
+    next_page_token: str | None = Field(None, description="Pass as page_token for the next page; "
+                                                          "None on the last page")
 
 
 class StartUrlOut(BaseModel):
@@ -76,7 +113,31 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
-def booking_out(booking: Booking, meeting: Meeting | None, files: list[RecordingFile]) -> BookingOut:
+def _participant_out(a: Attendee, now: datetime) -> ParticipantOut:
+    return ParticipantOut(
+        id=a.id, role=a.role, name=a.display_name, email=a.email, matched_by=a.matched_by,
+        minutes=rules.minutes(a.segments, now),
+        segments=[SegmentOut(joined_at=rules.parse_time(g.get("joined_at")),
+                             left_at=rules.parse_time(g.get("left_at")), source=g.get("source") or "")
+                  for g in a.segments])
+
+
+def _audio_owner(f: RecordingFile, people: list[Attendee]) -> str | None:
+    """Zoom names a participant's audio file after the person ("Audio only - Riley Chen")."""
+    if not f.file_name:
+        return None
+    name = " ".join(f.file_name.casefold().split())
+    named = [a for a in people if a.display_name and " ".join(a.display_name.casefold().split()) in name]
+    named.sort(key=lambda a: len(a.display_name), reverse=True)  # the most specific name wins
+    return named[0].id if named else None
+
+
+def booking_out(booking: Booking, meeting: Meeting | None, files: list[RecordingFile],
+                people: list[Attendee] | None = None) -> BookingOut:
+    people = people or []
+    now = datetime.now(timezone.utc)
+    order = {"host": 0, "interviewee": 1}
+    people = sorted(people, key=lambda a: (order.get(a.role, 2), a.display_name))
     return BookingOut(
         id=booking.id,
         org_id=booking.org_id,
@@ -103,16 +164,22 @@ def booking_out(booking: Booking, meeting: Meeting | None, files: list[Recording
         recordings=[
             RecordingOut(id=f.id, file_type=f.file_type, file_extension=f.file_extension,
                          size_bytes=f.size_bytes, sha256=f.sha256, status=f.status,
-                         status_reason=f.status_reason)
+                         status_reason=f.status_reason, file_name=f.file_name,
+                         participant_id=_audio_owner(f, people))
             for f in files
         ],
+        attendance=AttendanceOut(
+            status=booking.attendance_status, source=booking.attendance_source,
+            host_joined_at=_utc(booking.host_joined_at) if booking.host_joined_at else None,
+            interviewee_minutes=booking.interviewee_minutes,
+            participants=[_participant_out(a, now) for a in people]),
         created_at=_utc(booking.created_at),
         updated_at=_utc(booking.updated_at),
     )
 
 
 async def load_bookings(services: Services, bookings: list[Booking]) -> list[BookingOut]:
-    """Views of many bookings in three queries."""
+    """Views of many bookings in four queries."""
     if not bookings:
         return []
     ids = [b.id for b in bookings]
@@ -126,7 +193,10 @@ async def load_bookings(services: Services, bookings: list[Booking]) -> list[Boo
             .order_by(RecordingFile.created_at, RecordingFile.id)
         )).all():
             files.setdefault(f.booking_id, []).append(f)
-    return [booking_out(b, meetings.get(b.id), files.get(b.id, [])) for b in bookings]
+        people: dict[str, list[Attendee]] = {}
+        for a in (await s.exec(select(Attendee).where(col(Attendee.booking_id).in_(ids)))).all():
+            people.setdefault(a.booking_id, []).append(a)
+    return [booking_out(b, meetings.get(b.id), files.get(b.id, []), people.get(b.id)) for b in bookings]
 
 
 async def load_booking(services: Services, booking: Booking) -> BookingOut:

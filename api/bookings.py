@@ -7,12 +7,14 @@ reschedule and a meeting creation can never race each other.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from datetime import datetime, timedelta, timezone
 
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import delete, select
+from sqlmodel import col, delete, select
 
 from api.context import SERVICES
 from api.auth import org_row, require_org
@@ -24,6 +26,7 @@ from api.booking_input import (
     validate_duration,
     validate_start_time,
 )
+from api.booking_export import to_csv
 from api.booking_views import BookingList, BookingOut, StartUrlOut, load_booking, load_bookings
 from api.booking_workflow import WorkflowGone, call_update, ensure_started, start_booking, temporal_down
 from api.errors import ApiError, parse_body
@@ -46,7 +49,8 @@ log = logging.getLogger("api.bookings")
 routes = web.RouteTableDef()
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-_TOOK_PLACE = {BookingStatus.ENDED, BookingStatus.PROCESSING_RECORDING, BookingStatus.COMPLETED,
+_TOOK_PLACE = {BookingStatus.IN_PROGRESS, BookingStatus.ENDED, BookingStatus.PROCESSING_RECORDING,
+               BookingStatus.NO_SHOW, BookingStatus.COMPLETED,
                BookingStatus.NO_RECORDING}
 
 
@@ -142,19 +146,84 @@ async def post_booking(request: web.Request) -> web.Response:
     return _json(await load_booking(services, await _reload(services, booking.id)), 202)
 
 
+LIST_STATUSES = (
+    BookingStatus.SCHEDULING, BookingStatus.SCHEDULED, BookingStatus.IN_PROGRESS, BookingStatus.ENDED,
+    BookingStatus.PROCESSING_RECORDING, BookingStatus.COMPLETED, BookingStatus.NO_RECORDING,
+    BookingStatus.NO_SHOW, BookingStatus.FAILED, BookingStatus.CANCELLED,
+)
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
+
+
+def _list_query(request: web.Request) -> tuple[list[str] | None, int, int, bool]:
+    """(statuses, offset, page size, csv?) from the query, or a 400 that says what is wrong."""
+    q = request.query
+    statuses = None
+    if q.get("status"):
+        statuses = [v.strip() for v in q["status"].split(",") if v.strip()]
+        unknown = [v for v in statuses if v not in LIST_STATUSES]
+        if unknown or not statuses:
+            raise ApiError(400, "invalid_status",
+                           f"Unknown status {', '.join(unknown) or q['status']!r}; use one or more "
+                           f"(comma-separated) of: {', '.join(LIST_STATUSES)}.")
+    try:
+        size = int(q.get("page_size", DEFAULT_PAGE_SIZE))
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise ValueError
+    except ValueError:
+        raise ApiError(400, "invalid_page_size",
+                       f"page_size must be a whole number from 1 to {MAX_PAGE_SIZE}.") from None
+    offset = 0
+    if q.get("page_token"):
+        try:
+            offset = int(base64.urlsafe_b64decode(q["page_token"].encode()).decode().removeprefix("o:"))
+            if offset < 0:
+                raise ValueError
+        except (ValueError, UnicodeDecodeError, binascii.Error):
+            raise ApiError(400, "invalid_page_token",
+                           "page_token is not one this API handed out; start again without it.") from None
+    fmt = q.get("format")
+    if fmt not in (None, "json", "csv"):
+        raise ApiError(400, "invalid_format", "format must be json or csv.")
+    wants_csv = fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("Accept", ""))
+    return statuses, offset, size, wants_csv
+
+
+def _page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+
+
 @routes.get("/v1/orgs/{org}/sessions/{session}/bookings")
-@documented("List a session's bookings, earliest interview first", response=BookingList)
+@documented("List a session's bookings, earliest interview first: status, host, attendance, "
+            "recording and transcript state; paged, filterable by status, or CSV for a spreadsheet",
+            response=BookingList, errors=(400,),
+            query={"status": "Only bookings in these statuses (comma-separated)",
+                   "page_size": f"Bookings per page, 1-{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})",
+                   "page_token": "next_page_token of the previous page",
+                   "format": "csv for the whole (filtered) list as CSV; Accept: text/csv does the same"},
+            also={"text/csv": "One row per booking (every page), columns as in README 'The interview record'"})
 async def list_bookings(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     org = await require_org(request)
     session = await org_session(services, org.id, request.match_info["session"])
+    statuses, offset, size, wants_csv = _list_query(request)
+    query = select(Booking).where(Booking.org_id == org.id, Booking.session_id == session.id)
+    if statuses:
+        query = query.where(col(Booking.status).in_(statuses))
+    query = query.order_by(Booking.start_time, Booking.id)
+    if not wants_csv:
+        query = query.offset(offset).limit(size + 1)
     async with services.db.session() as s:
-        rows = (await s.exec(
-            select(Booking).where(Booking.org_id == org.id, Booking.session_id == session.id)
-            .order_by(Booking.start_time, Booking.id)
-        )).all()
-    views = await load_bookings(services, list(rows))
-    return web.json_response(BookingList(bookings=views).model_dump(mode="json"))
+        rows = list((await s.exec(query)).all())
+    if wants_csv:
+        body = to_csv(await load_bookings(services, rows))
+        name = "".join(c if c.isalnum() else "-" for c in session.title).strip("-")[:60] or "session"
+        return web.Response(text=body, content_type="text/csv", charset="utf-8", headers={
+            "Content-Disposition": f'attachment; filename="{name}-bookings.csv"'})
+    more = len(rows) > size
+    views = await load_bookings(services, rows[:size])
+    return web.json_response(BookingList(
+        bookings=views, next_page_token=_page_token(offset + size) if more else None,
+    ).model_dump(mode="json"))
 
 
 @routes.get("/v1/orgs/{org}/bookings/{booking}")

@@ -31,6 +31,8 @@ def documented(
     errors: tuple[int, ...] = (),
     content_type: str = "application/json",
     headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    also: dict[str, str] | None = None,
 ) -> Callable:
     assert auth in AUTH_SCHEMES
 
@@ -38,6 +40,7 @@ def documented(
         handler.__openapi__ = dict(
             summary=summary, auth=auth, body=body, response=response, status=status,
             errors=errors, content_type=content_type, headers=headers or {},
+            query=query or {}, also=also or {},
         )
         return handler
 
@@ -80,6 +83,9 @@ def build_spec(app: web.Application) -> dict[str, Any]:
             ] + [
                 {"name": h, "in": "header", "required": False, "schema": {"type": "string"}, "description": d}
                 for h, d in doc["headers"].items()
+            ] + [
+                {"name": q, "in": "query", "required": False, "schema": {"type": "string"}, "description": d}
+                for q, d in doc["query"].items()
             ],
             "responses": {},
         }
@@ -90,6 +96,8 @@ def build_spec(app: web.Application) -> dict[str, Any]:
             ok["content"] = {doc["content_type"]: {"schema": ref(doc["response"])}}
         elif doc["content_type"] != "application/json":
             ok["content"] = {doc["content_type"]: {}}
+        for other_type, description in doc["also"].items():  # other representations (CSV)
+            ok.setdefault("content", {})[other_type] = {"schema": {"type": "string", "description": description}}
         op["responses"][str(doc["status"])] = ok
         for code in sorted(set(doc["errors"]) | ({401, 404} if doc["auth"] == "org" else set())):
             op["responses"][str(code)] = {

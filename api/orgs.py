@@ -6,7 +6,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field, field_validator
 
 from api.context import SERVICES
-from api.auth import hash_api_key, new_api_key, require_admin
+from api.auth import hash_api_key, new_api_key, require_admin, require_org
 from api.errors import parse_body
 from api.openapi import documented
 from models import Organization
@@ -53,3 +53,53 @@ async def post_org(request: web.Request) -> web.Response:
     body = await parse_body(request, OrgIn)
     created = await create_org(request.app[SERVICES], body.name)
     return web.json_response(created.model_dump(), status=201)
+
+
+class OrgOut(BaseModel):
+    id: str
+    name: str
+    time_zone: str = Field(description="IANA time zone the pages show times in (default UTC); "
+                                        "the API always answers RFC 3339 with offsets")
+
+
+class OrgSettingsIn(BaseModel):
+    time_zone: str = Field(min_length=1, max_length=64, description="An IANA zone, e.g. Europe/Berlin")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        v = v.strip()
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not an IANA time zone (for example UTC, Europe/Berlin, "
+                             "America/New_York)") from None
+        return v
+
+
+def org_out(org: Organization) -> OrgOut:
+    return OrgOut(id=org.id, name=org.name, time_zone=org.time_zone or "UTC")
+
+
+@routes.get("/v1/orgs/{org}")
+@documented("The organization: its name and the time zone its pages show times in", response=OrgOut,
+            errors=(401, 404))
+async def get_org(request: web.Request) -> web.Response:
+    return web.json_response(org_out(await require_org(request)).model_dump())
+
+
+@routes.patch("/v1/orgs/{org}")
+@documented("Change the organization's settings (time_zone)", body=OrgSettingsIn, response=OrgOut,
+            errors=(400, 401, 404))
+async def patch_org(request: web.Request) -> web.Response:
+    org = await require_org(request)
+    body = await parse_body(request, OrgSettingsIn)
+    async with request.app[SERVICES].db.session() as s:
+        row = await s.get(Organization, org.id)
+        row.time_zone = body.time_zone
+        s.add(row)
+        await s.commit()
+        await s.refresh(row)
+    return web.json_response(org_out(row).model_dump())

@@ -2,6 +2,7 @@
 
 from models.db import Database
 from models.tables import (
+    Attendee,
     Booking,
     HostReservation,
     IdiSession,
@@ -16,6 +17,7 @@ from models.tables import (
 )
 
 __all__ = [
+    "Attendee",
     "Booking",
     "Database",
     "HostReservation",

@@ -36,6 +36,8 @@ class Organization(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True)
     name: str
     api_key_hash: str = Field(unique=True, index=True)
+    # IANA zone the pages show times in (the API always answers RFC 3339). Migration 0008.
+    time_zone: str = Field(default="UTC", sa_column=Column(Text, nullable=False, server_default="UTC"))
     created_at: datetime = _created()
 
 
@@ -96,6 +98,36 @@ class Booking(SQLModel, table=True):
     workflow_id: str | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
+    # Attendance, settled after the meeting (activities/attendance.py). Migration 0008.
+    # attended, no_show (interviewee never joined), host_absent, or None while not known.
+    attendance_status: str | None = None
+    attendance_source: str | None = None  # webhooks, zoom_participants_list, both
+    host_joined_at: datetime | None = _ts()
+    interviewee_minutes: int | None = None
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Attendee(SQLModel, table=True):
+    """One person in a booking's meeting and each stretch they were in it.
+
+    The only place participant names and emails from Zoom are kept (never in Temporal). Rows are
+    deleted with the booking's inbox events by the inbox retention rule. Migration 0008."""
+
+    __tablename__ = "attendees"
+    __table_args__ = (UniqueConstraint("booking_id", "participant_key", name="uq_attendee"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    booking_id: str = Field(foreign_key="bookings.id", index=True)
+    org_id: str = Field(foreign_key="organizations.id", index=True)
+    # What identifies the person across rejoins: registrant id, Zoom user id, email or name.
+    participant_key: str
+    role: str  # host, interviewee, other
+    matched_by: str | None = None  # registrant_id, host_user_id, email, display_name
+    display_name: str = ""
+    email: str = ""
+    # [{"joined_at": iso, "left_at": iso|None, "source": "webhooks"|"zoom_participants_list"}]
+    segments: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
@@ -144,6 +176,8 @@ class RecordingFile(SQLModel, table=True):
     storage_path: str | None = None
     # Where Zoom serves the file (not a credential: it needs a bearer token). Migration 0003.
     download_url: str | None = Field(default=None, sa_column=Column(Text))
+    # participant_audio_files: Zoom's file name, which names the participant. Migration 0008.
+    file_name: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = _created()
     updated_at: datetime = _created()
 

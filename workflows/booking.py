@@ -24,11 +24,15 @@ with workflow.unsafe.imports_passed_through():
         reschedule_booking_meeting,
         resolve_booking_host,
     )
+    from workflows.attendance_activities import record_attendance, settle_attendance
     from workflows.retries import DB_RETRY
     from workflows.recordings import RecordingSteps
     from workflows.contract import BOOKING_ID, BOOKING_STATUS, HOST_KIND, ORG_ID, ZOOM_MEETING_ID
     from workflows.booking_types import (
         MEETING_NOT_HELD_AFTER,
+        PARTICIPANT_EVENTS,
+        AttendanceInput,
+        AttendanceSummary,
         BookingHost,
         BookingInput,
         BookingState,
@@ -41,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         RescheduleMeetingInput,
         RescheduleRequest,
         ResolveHostInput,
+        SettleAttendanceInput,
         ZoomEventSignal,
     )
 
@@ -68,6 +73,8 @@ CREATE_HEARTBEAT = timedelta(seconds=10)
 # (30 s) plus two token calls (15 s each). Cut off sooner, the activity is cancelled mid-refresh.
 RESOLVE_HOST_TIMEOUT = timedelta(seconds=90)
 MIN_SCHEDULING_WINDOW = timedelta(minutes=15)
+# Zoom's participants list after the meeting: a few tries; without it the webhooks decide.
+ATTENDANCE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=5)
 
 
 class BookingFailed(Exception):
@@ -95,8 +102,15 @@ class IdiBookingWorkflow:
         self._meeting: MeetingRef | None = None
         self._events: dict[str, ZoomEventSignal] = {}
         # After the meeting: recording, transcript and downloads (workflows/recordings.py).
-        self._recordings = RecordingSteps(booking.booking_id, self._events, self._set_status)
+        self._recordings = RecordingSteps(booking.booking_id, self._events, self._recording_status)
         self._ended = False
+        self._started = False  # Zoom said meeting.started
+        # Attendance (docs/attendance.md#how-the-booking-uses-it): participant events are folded into the
+        # record in Postgres by an activity; the workflow keeps only their ids and the outcome.
+        self._attendance_taken: set[str] = set()
+        self._attendance_lock = asyncio.Lock()
+        self._attendance: AttendanceSummary | None = None
+        self._finishing = False
         self._cancel_requested = False
         self._create_stopped = False  # a create was stopped by a cancel: it may have made a meeting
         self._schedule_version = 0
@@ -108,6 +122,14 @@ class IdiBookingWorkflow:
     @workflow.run
     async def run(self, booking: BookingInput) -> BookingState:
         self._tag_search_attributes()
+        attendance = asyncio.create_task(self._follow_attendance())
+        try:
+            return await self._run()
+        finally:
+            self._finishing = True
+            await attendance
+
+    async def _run(self) -> BookingState:
         try:
             self._meeting = await self._schedule_meeting()
         except BookingFailed as failed:
@@ -248,23 +270,25 @@ class IdiBookingWorkflow:
                         lambda: self._ended
                         or self._recordings.has_recording()
                         or self._cancel_requested
-                        or self._schedule_version != version,
+                        or self._schedule_version != version
+                        or (self._started and self._status == BookingStatus.SCHEDULED),
                         timeout=remaining,
                         timeout_summary="meeting ended, or never held",
                     )
                 except asyncio.TimeoutError:
                     timed_out = True
             if self._ended or self._recordings.has_recording():
-                await self._set_status(BookingStatus.ENDED)
-                await self._recordings.run()
+                await self._after_meeting()
                 return
             if self._cancel_requested:
                 await self._cancel()
                 return
+            if self._started and self._status == BookingStatus.SCHEDULED:
+                await self._set_status(BookingStatus.IN_PROGRESS)
+                continue
             if timed_out:
                 if await self._recordings.found_at_zoom():
-                    await self._set_status(BookingStatus.ENDED)
-                    await self._recordings.run()
+                    await self._after_meeting()
                     return
                 await self._set_status(
                     BookingStatus.NO_RECORDING,
@@ -274,6 +298,74 @@ class IdiBookingWorkflow:
                     "so there is no recording. Book a new interview if it is still needed.",
                 )
                 return
+
+    async def _after_meeting(self) -> None:
+        """The meeting ended: settle who attended, then store the recordings. Without the
+        interviewee (or the host) the booking is a no-show, and whatever Zoom recorded is still
+        stored beside it."""
+        await self._set_status(BookingStatus.ENDED)
+        summary = await self._settle_attendance()
+        if summary.known and not summary.interviewee_joined:
+            await self._set_status(
+                BookingStatus.NO_SHOW, "interviewee_no_show",
+                "The interviewee did not join the meeting"
+                + (" (the host did)." if summary.host_joined else ", and neither did the host.")
+                + " Book a new interview to talk to them; any recording Zoom made is kept here.")
+        elif summary.known and not summary.host_joined:
+            await self._set_status(
+                BookingStatus.NO_SHOW, "host_no_show",
+                f"The interviewee joined for {summary.interviewee_minutes} min, but the host never "
+                "joined the meeting. Any recording Zoom made is kept here.")
+        await self._recordings.run()
+
+    async def _settle_attendance(self) -> AttendanceSummary:
+        async with self._attendance_lock:
+            self._attendance_taken |= self._participant_event_ids()
+            try:
+                self._attendance = await workflow.execute_activity(
+                    settle_attendance,
+                    SettleAttendanceInput(booking_id=self._booking.booking_id,
+                                          zoom_meeting_uuid=self._meeting_uuid()),
+                    start_to_close_timeout=timedelta(minutes=1),
+                    retry_policy=ATTENDANCE_RETRY,
+                    summary="settle who attended",
+                )
+            except ActivityError:
+                # Zoom and the database would not say: claim nothing rather than a no-show.
+                self._attendance = AttendanceSummary(known=False)
+        return self._attendance
+
+    async def _follow_attendance(self) -> None:
+        """For the whole run: fold each batch of participant events into the record, so the
+        panel shows who is in the meeting while it runs (and late events after it)."""
+        while True:
+            await workflow.wait_condition(
+                lambda: self._finishing or bool(self._participant_event_ids() - self._attendance_taken))
+            new = self._participant_event_ids() - self._attendance_taken
+            if not new:
+                return
+            async with self._attendance_lock:
+                self._attendance_taken |= new
+                try:
+                    await workflow.execute_activity(
+                        record_attendance,
+                        AttendanceInput(booking_id=self._booking.booking_id),
+                        start_to_close_timeout=timedelta(minutes=1),
+                        schedule_to_close_timeout=timedelta(hours=1),
+                        retry_policy=DB_RETRY,
+                        summary=f"note {len(new)} participant event(s)",
+                    )
+                except ActivityError:
+                    pass  # the record is rebuilt from the inbox at the next event or the settle
+
+    def _participant_event_ids(self) -> set[str]:
+        return {e.event_id for e in self._events.values() if e.event_type in PARTICIPANT_EVENTS}
+
+    def _meeting_uuid(self) -> str | None:
+        for e in reversed(list(self._events.values())):
+            if e.event_type in ("meeting.ended", "meeting.started") and e.zoom_meeting_uuid:
+                return e.zoom_meeting_uuid
+        return None
 
     async def _cancel(self) -> None:
         async with self._meeting_lock:
@@ -318,6 +410,8 @@ class IdiBookingWorkflow:
         self._events[event.event_id] = event
         if event.event_type == "meeting.ended":
             self._ended = True
+        elif event.event_type == "meeting.started":
+            self._started = True
 
     @workflow.query
     def state(self) -> BookingState:
@@ -425,6 +519,13 @@ class IdiBookingWorkflow:
             summary=f"booking {status}" + (f" ({reason})" if reason else ""),
         )
         self._recorded = (status, reason)
+
+    async def _recording_status(self, status: str, reason: str | None = None, message: str | None = None) -> None:
+        """The recording steps' statuses, except over a no-show: that stays the booking's
+        outcome, and each file shows its own state beside it."""
+        if self._status == BookingStatus.NO_SHOW:
+            return
+        await self._set_status(status, reason, message)
 
     def _tag_search_attributes(self) -> None:
         """The API sets these at start; a run started some other way (ops) gets them here."""

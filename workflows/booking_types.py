@@ -20,15 +20,19 @@ class BookingStatus:
 
     SCHEDULING = "scheduling"
     SCHEDULED = "scheduled"
+    IN_PROGRESS = "in_progress"  # Zoom said meeting.started: the interview is live
     ENDED = "ended"
     PROCESSING_RECORDING = "processing_recording"
     COMPLETED = "completed"
     NO_RECORDING = "no_recording"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # The meeting ended without the interviewee (status_reason interviewee_no_show) or without
+    # the host (host_no_show). Recordings Zoom made are still stored beside it.
+    NO_SHOW = "no_show"
 
-    # Nothing more happens to a booking in one of these.
-    FINAL = frozenset({COMPLETED, NO_RECORDING, FAILED, CANCELLED})
+    # Nothing more happens to a booking's status in one of these.
+    FINAL = frozenset({COMPLETED, NO_RECORDING, FAILED, CANCELLED, NO_SHOW})
 
 
 class Failure:
@@ -137,6 +141,37 @@ class ZoomEventSignal(BaseModel):
     event_type: str
     zoom_meeting_uuid: str | None = None
     file_ids: list[str] = []
+
+
+# Zoom's participant webhooks (the catalogue is zoom/webhooks.py; a test keeps the two equal).
+PARTICIPANT_EVENTS = frozenset({"meeting.participant_joined", "meeting.participant_left"})
+
+
+class AttendanceInput(BaseModel):
+    """Record who joined and left from these inbox events (the activity reads the payloads:
+    participant names and emails stay in Postgres, never in history)."""
+
+    booking_id: str
+    event_ids: list[str] = []
+
+
+class SettleAttendanceInput(BaseModel):
+    """After the meeting: complete the record, asking Zoom's past-meeting participants list once
+    when the webhooks left it incomplete."""
+
+    booking_id: str
+    zoom_meeting_uuid: str | None = None
+
+
+class AttendanceSummary(BaseModel):
+    """Who attended, without saying who they are: flags, minutes and codes only."""
+
+    known: bool = False  # False: no webhook and no answer from Zoom's list; nothing is claimed
+    source: str | None = None  # webhooks, zoom_participants_list, or both
+    host_joined: bool = False
+    interviewee_joined: bool = False
+    interviewee_minutes: int = 0
+    matched_by: str | None = None  # registrant_id, email or display_name
 
 
 class BookingState(BaseModel):

@@ -130,6 +130,25 @@ class ZoomApi:
         ref = encode_meeting_ref(meeting_id_or_uuid)
         return await self._json("GET", f"/meetings/{ref}/recordings", params=params)
 
+    # --- participants -----------------------------------------------------------------------
+
+    async def past_meeting_participants(self, meeting_uuid: str, *, page_size: int = 300) -> list[dict[str, Any]]:
+        """Everyone who was in an ended meeting instance, one entry per join (a rejoin is a new
+        entry), all pages (docs/attendance.md#what-zoom-reports). Pass the instance UUID."""
+        ref = encode_meeting_ref(meeting_uuid)
+        entries: list[dict[str, Any]] = []
+        token, seen = "", set()
+        while True:
+            params: dict[str, Any] = {"page_size": page_size}
+            if token:
+                params["next_page_token"] = token
+            page = await self._json("GET", f"/past_meetings/{ref}/participants", params=params)
+            entries.extend(p for p in page.get("participants") or [] if isinstance(p, dict))
+            token = page.get("next_page_token") or ""
+            if not token or token in seen:
+                return entries
+            seen.add(token)
+
     # --- transport --------------------------------------------------------------------------
 
     async def _json(

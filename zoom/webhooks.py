@@ -178,9 +178,41 @@ class RecordingObject(_Lenient):
     participant_audio_files: list[RecordingFile] = Field(default_factory=list)
 
 
+class Participant(_Lenient):
+    """`payload.object.participant` of meeting.participant_joined / _left (Rivet's
+    MeetingParticipantJoinedEvent). `id` is the Zoom user id of a signed-in user, `user_id` a
+    per-meeting id, `participant_uuid` stable across rejoins; `registrant_id` is set when the
+    person joined through their own registration link (docs/attendance.md#what-zoom-reports)."""
+
+    id: str | None = None
+    user_id: str | None = None
+    participant_uuid: str | None = None
+    participant_user_id: str | None = None
+    registrant_id: str | None = None
+    user_name: str | None = None
+    email: str | None = None
+    join_time: OptionalTime = None
+    leave_time: OptionalTime = None
+    leave_reason: str | None = None
+
+    def ref(self) -> str:
+        """What tells this participant's events apart from others' in the same meeting."""
+        return (self.participant_uuid or self.user_id or self.id or self.registrant_id
+                or self.email or self.user_name or "")
+
+
+class ParticipantObject(MeetingObject):
+    participant: Participant
+
+
 class MeetingPayload(_Lenient):
     account_id: str | None = None
     object: MeetingObject
+
+
+class ParticipantPayload(_Lenient):
+    account_id: str | None = None
+    object: ParticipantObject
 
 
 class RecordingPayload(_Lenient):
@@ -219,6 +251,16 @@ class MeetingEnded(_Envelope):
     payload: MeetingPayload
 
 
+class ParticipantJoined(_Envelope):
+    event: Literal["meeting.participant_joined"]
+    payload: ParticipantPayload
+
+
+class ParticipantLeft(_Envelope):
+    event: Literal["meeting.participant_left"]
+    payload: ParticipantPayload
+
+
 class RecordingCompleted(_Envelope):
     event: Literal["recording.completed"]
     # A bearer credential for the files: kept secret so it never lands in a log or repr.
@@ -251,6 +293,8 @@ class OtherEvent(_Envelope):
 WebhookEvent = Union[
     MeetingStarted,
     MeetingEnded,
+    ParticipantJoined,
+    ParticipantLeft,
     RecordingCompleted,
     RecordingTranscriptCompleted,
     AppDeauthorized,
@@ -261,6 +305,8 @@ WebhookEvent = Union[
 _MODELS: dict[str, type[_Envelope]] = {
     "meeting.started": MeetingStarted,
     "meeting.ended": MeetingEnded,
+    "meeting.participant_joined": ParticipantJoined,
+    "meeting.participant_left": ParticipantLeft,
     "recording.completed": RecordingCompleted,
     "recording.transcript_completed": RecordingTranscriptCompleted,
     "app_deauthorized": AppDeauthorized,
@@ -269,7 +315,9 @@ _MODELS: dict[str, type[_Envelope]] = {
 
 
 # Events about one meeting: the inbox routes each to the booking whose meeting it names.
-MEETING_EVENTS = (MeetingStarted, MeetingEnded, RecordingCompleted, RecordingTranscriptCompleted)
+MEETING_EVENTS = (MeetingStarted, MeetingEnded, ParticipantJoined, ParticipantLeft,
+                  RecordingCompleted, RecordingTranscriptCompleted)
+PARTICIPANT_EVENTS = frozenset({"meeting.participant_joined", "meeting.participant_left"})
 
 # What this service acts on; everything else Zoom may send is acknowledged and kept as `ignored`.
 HANDLED_EVENTS = tuple(name for name in _MODELS if name != URL_VALIDATION_EVENT)
@@ -282,7 +330,6 @@ IGNORED_EVENTS = frozenset({
     "meeting.registration_created", "meeting.registration_approved",
     "meeting.registration_cancelled", "meeting.registration_denied",
     "meeting.sharing_started", "meeting.sharing_ended",
-    "meeting.participant_joined", "meeting.participant_left",
     "meeting.participant_jbh_waiting", "meeting.participant_jbh_joined",
     "meeting.participant_joined_waiting_room", "meeting.participant_left_waiting_room",
     "meeting.participant_admitted", "meeting.participant_put_in_waiting_room",
@@ -343,6 +390,12 @@ def dedupe_key(event: WebhookEvent) -> str | None:
         return None  # a challenge must be answered every time Zoom asks
     if isinstance(event, (MeetingStarted, MeetingEnded)):
         return f"{event.event}:{event.payload.object.uuid}"
+    if isinstance(event, (ParticipantJoined, ParticipantLeft)):
+        # One person joining (or leaving) at one moment; a rejoin is a new event.
+        p = event.payload.object.participant
+        when = p.join_time if isinstance(event, ParticipantJoined) else p.leave_time
+        ident = hashlib.sha256(p.ref().encode("utf-8")).hexdigest()[:16]
+        return f"{event.event}:{event.payload.object.uuid}:{ident}:{when.isoformat() if when else event.event_ts}"
     if isinstance(event, (RecordingCompleted, RecordingTranscriptCompleted)):
         obj = event.payload.object
         refs = sorted(f.stable_ref() for f in obj.recording_files + obj.participant_audio_files)

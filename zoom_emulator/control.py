@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import files, webhooks
+from . import files, participant_audio, participants, webhooks
 from .faults import FaultRule
 from .httputil import base_url, emulator, json_response
 from .state import (DEFAULT_CLIENT_ID, USER_BASIC, USER_NO_MEETINGS, Instance, Meeting,
@@ -302,7 +302,8 @@ async def end_meeting(request: web.Request) -> web.Response:
     instance = meeting.instances[-1]
     instance.ended_at = world.now()
     meeting.status = "waiting"
-    sent = em.webhooks.emit(webhooks.meeting_event(world, "meeting.ended", meeting, instance))
+    sent = participants.leave_everyone(em, meeting, instance, instance.ended_at)
+    sent += em.webhooks.emit(webhooks.meeting_event(world, "meeting.ended", meeting, instance))
     return await _answer(request, {"id": meeting.id, "uuid": instance.uuid,
                                    "ended_at": iso(instance.ended_at)}, sent)
 
@@ -341,14 +342,21 @@ async def complete_recording(request: web.Request) -> web.Response:
     base = base_url(request)
     batches = [[f] for f in made] if world.webhook.per_file_recording_events else [made]
     sent, tokens = [], []
-    for batch in batches:
+    # {"participant_audio": true}: one audio file per participant (zoom_emulator/participant_audio.py)
+    per_person = (participant_audio.add_participant_audio(world, instance, base)
+                  if body.get("participant_audio") else [])
+    for n, batch in enumerate(batches):
         token = files.grant_download(world, instance, "download_token",
                                      world.config.download_token_ttl)
         tokens.append(token)
-        sent += em.webhooks.emit(webhooks.recording_event(
-            world, "recording.completed", meeting, instance, batch, base, token))
+        event = webhooks.recording_event(world, "recording.completed", meeting, instance, batch,
+                                         base, token)
+        if per_person and n == 0:
+            event["payload"]["object"]["participant_audio_files"] = per_person
+        sent += em.webhooks.emit(event)
     return await _answer(request, {"uuid": instance.uuid, "download_token": tokens[0],
-                                   "files": [_file_view(instance, f, base) for f in made]}, sent)
+                                   "files": [_file_view(instance, f, base) for f in made],
+                                   "participant_audio_files": per_person}, sent)
 
 
 async def complete_transcript(request: web.Request) -> web.Response:
@@ -457,6 +465,7 @@ def routes() -> list[web.RouteDef]:
         web.post(f"{p}/meetings/{{meeting_id}}/end", end_meeting),
         web.post(f"{p}/meetings/{{meeting_id}}/recording", complete_recording),
         web.post(f"{p}/meetings/{{meeting_id}}/transcript", complete_transcript),
+        *participants.control_routes(p),
         web.post(f"{p}/deauthorize", deauthorize),
         web.get(f"{p}/faults", list_faults),
         web.post(f"{p}/faults", add_fault),

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
-from . import files
+from . import files, participants
 from .httputil import ZoomError, base_url, emulator, json_body, json_response
 from .oauth import ACTION_SCOPES, has_scope, may_act_on, resolve_access_token
 from .state import USER_BASIC, USER_NO_MEETINGS, Grant, Meeting, User, World, iso
@@ -467,5 +467,6 @@ def routes() -> list[web.RouteDef]:
         web.patch("/v2/meetings/{meeting_id}", update_meeting),
         web.delete("/v2/meetings/{meeting_id}", delete_meeting),
         web.get("/v2/meetings/{ref:.*}/recordings", get_recordings),
+        *participants.rest_routes(),
         web.route("*", "/v2/{tail:.*}", not_found),
     ]

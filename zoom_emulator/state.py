@@ -97,6 +97,9 @@ class Config:
     webhook_timestamp_unit: str = "s"  # UNVERIFIED: x-zm-request-timestamp in "s" or "ms"
     webhook_resign_retries: bool = True  # UNVERIFIED: retries get a new timestamp and signature
     download_access_token_ttl: int = 86400  # default ttl when ?ttl= is not given
+    # meeting.participant_joined / _left are sent (false: Zoom "missed" them; the past-meeting
+    # participants list still has everyone)
+    participant_webhooks: bool = True
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply `changes`, refusing unknown names and values of the wrong type."""
@@ -256,6 +259,8 @@ class Instance:
     transcript_done: bool = False
     share_token: str = ""
     play_passcode: str = ""
+    # One entry per join (zoom_emulator/participants.py): a rejoin is a new entry.
+    participants: list = field(default_factory=list)
 
 
 @dataclass

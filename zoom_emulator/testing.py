@@ -135,6 +135,22 @@ class ControlClient:
                                  params={"wait": "true", "timeout": timeout}))["settled"]
 
     # a meeting's life
+    # people in a meeting (zoom_emulator/participants.py)
+    async def join(self, meeting_id: int | str, name: str | None = None, *, email: str | None = None,
+                   host: bool = False, at: str | None = None, registrant_id: str | None = None,
+                   wait: bool = True) -> dict[str, Any]:
+        """Someone joins the running meeting (the host with host=True); returns its participant_id."""
+        body = {k: v for k, v in (("name", name), ("email", email), ("at", at),
+                                  ("registrant_id", registrant_id)) if v is not None}
+        body["host"] = host
+        return await self._call("POST", f"/meetings/{meeting_id}/participants", json=body,
+                                params=self._wait(wait))
+
+    async def leave(self, meeting_id: int | str, participant_id: str, *, at: str | None = None,
+                    wait: bool = True) -> dict[str, Any]:
+        return await self._call("POST", f"/meetings/{meeting_id}/participants/{participant_id}/leave",
+                                json={"at": at} if at else {}, params=self._wait(wait))
+
     async def meetings(self, host: str | None = None) -> list[dict[str, Any]]:
         """Every meeting (deleted too) with its instances and files."""
         return await self._call("GET", "/meetings", params={"host": host} if host else None)
@@ -146,11 +162,15 @@ class ControlClient:
         return await self._call("POST", f"/meetings/{meeting_id}/end", params=self._wait(wait))
 
     async def complete_recording(self, meeting_id: int, files: list | None = None, *,
-                                 uuid: str | None = None, wait: bool = False) -> dict[str, Any]:
+                                 uuid: str | None = None, wait: bool = False,
+                                 participant_audio: bool = False) -> dict[str, Any]:
         """Finish the cloud recording of the last ended instance. `files`: file types or
         {"file_type", "size", "recording_type"} dicts; default MP4, M4A, CHAT, TIMELINE.
+        `participant_audio`: add one audio file per participant (participant_audio_files).
         Returns {"uuid", "download_token", "files": [{"file_key", "size", ...}], ...}."""
         body: dict[str, Any] = {"files": files} if files else {}
+        if participant_audio:
+            body["participant_audio"] = True
         if uuid:
             body["uuid"] = uuid
         return await self._call("POST", f"/meetings/{meeting_id}/recording", json=body,

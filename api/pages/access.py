@@ -16,7 +16,7 @@ from aiohttp import web
 
 from api.context import SERVICES
 from api.pages import session as sessions
-from api.pages.backend import ApiFailed, SignedOut
+from api.pages.backend import ApiFailed, Backend, SignedOut
 from api.pages.render import html, see_other
 from api.pages.session import CSRF_FIELD, PageSession
 
@@ -104,4 +104,12 @@ async def app_page(request: web.Request, current: PageSession, template: str, *,
                    status: int = 200, **context) -> web.Response:
     """A signed-in page: the org in the header, the sign-out form, any one-shot notice."""
     notice = await sessions.take_flash(request.app[SERVICES], current)
+    context.setdefault("tz", await org_time_zone(request, current))
     return html(template, status=status, session=current, nav=nav, flash=notice, **context)
+
+
+async def org_time_zone(request: web.Request, current: PageSession) -> str:
+    """The zone the org's pages show times in (its setting; UTC by default)."""
+
+
+    return (await Backend(request, current).get("")).get("time_zone") or "UTC"

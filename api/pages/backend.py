@@ -57,8 +57,10 @@ class Backend:
                       PAGES_HEADER: pages_marker(request.app[SERVICES].settings)}
 
     async def call(self, method: str, path: str, *, json: Any = None,
-                   headers: dict[str, str] | None = None, ok: tuple[int, ...] = ()) -> Any:
-        """The JSON answer; None for a status listed in `ok` (e.g. 404 for "not there yet")."""
+                   headers: dict[str, str] | None = None, ok: tuple[int, ...] = (),
+                   raw: bool = False) -> Any:
+        """The JSON answer (the response itself with `raw`, e.g. for CSV); None for a status
+        listed in `ok` (e.g. 404 for "not there yet")."""
         response = await self._http.request(
             method, self._base + path, json=json, headers={**self._auth, **(headers or {})},
             timeout=TIMEOUT, follow_redirects=False)
@@ -73,6 +75,8 @@ class Backend:
             except (ValueError, KeyError, TypeError):
                 code, message = "http_error", f"The server answered {response.status_code}."
             raise ApiFailed(response.status_code, code, message)
+        if raw:
+            return response
         return response.json() if response.content else None
 
     async def get(self, path: str, **kw: Any) -> Any:

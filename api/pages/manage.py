@@ -14,7 +14,7 @@ from aiohttp import web
 
 from api.context import SERVICES
 from api.openapi import documented
-from api.pages.access import app_page, guarded, signed_in
+from api.pages.access import app_page, guarded, org_time_zone, signed_in
 from api.pages.backend import ApiFailed, Backend
 from api.pages.render import html
 from api.pages.sessions import LABELS, get_or_not_found
@@ -42,14 +42,23 @@ async def get_manage(request: web.Request) -> web.Response:
                           s=s, bookings=bookings, **LABELS)
 
 
+ROLE_ORDER = {"host": 0, "interviewee": 1}
+
+
 def panel_context(booking: dict) -> dict:
-    """Sort the booking's files into what the panel plays, lists and explains."""
+    """Sort the booking's files into what the panel plays, lists and explains; per-participant
+    audio goes under the participant it belongs to."""
     recordings = booking.get("recordings") or []
     stored = [r for r in recordings if r["status"] == "stored"]
     busy = [r for r in recordings if r["status"] in ("pending", "downloading")]
+    attendance = booking.get("attendance") or {"participants": []}
+    owned = {r["id"] for r in stored if r.get("participant_id")}
+    people = [{**p, "audios": [r for r in stored if r.get("participant_id") == p["id"]]}
+              for p in attendance.get("participants") or []]
     return {
+        "people": people,
         "videos": [r for r in stored if r["file_type"] in VIDEO],
-        "audios": [r for r in stored if r["file_type"] in AUDIO],
+        "audios": [r for r in stored if r["file_type"] in AUDIO and r["id"] not in owned],
         "transcript_file": next((r for r in stored if r["file_type"] in TRANSCRIPT), None),
         "others": [r for r in stored if r["file_type"] not in VIDEO | AUDIO | TRANSCRIPT],
         "failed": [r for r in recordings if r["status"] == "failed"],
@@ -79,7 +88,26 @@ async def get_panel(request: web.Request) -> web.Response:
     elif booking["status"] == "completed":
         note = (booking.get("status_message") if booking.get("status_reason") ==
                 "transcript_not_available" else None) or "Zoom made no transcript of this interview."
-    return html("_panel.html", b=booking, transcript=transcript, transcript_note=note, **ctx)
+    speakers = sorted({c["speaker"] for c in (transcript or {}).get("cues") or [] if c.get("speaker")})
+    return html("_panel.html", b=booking, transcript=transcript, transcript_note=note,
+                speakers=speakers, tz=await org_time_zone(request, current), **ctx)
+
+
+@routes.get("/sessions/{session}/bookings.csv")
+@documented("The session's bookings as CSV (status, host, attendance, recordings) for a "
+            "spreadsheet: the API's ?format=csv for the signed-in org", auth="session",
+            content_type="text/csv", errors=(401, 404))
+@guarded
+async def get_bookings_csv(request: web.Request) -> web.Response:
+    current = await signed_in(request)
+    backend = Backend(request, current)
+    session_id = request.match_info["session"]
+    await get_or_not_found(backend, current, f"/sessions/{session_id}", "Session")
+    answer = await backend.get(f"/sessions/{session_id}/bookings", headers={"Accept": "text/csv"},
+                               raw=True)
+    return web.Response(body=answer.content, content_type="text/csv", charset="utf-8", headers={
+        "Content-Disposition": answer.headers.get("Content-Disposition", 'attachment; filename="bookings.csv"'),
+        "Cache-Control": "no-store"})
 
 
 # --- the stored files ---------------------------------------------------------------------------

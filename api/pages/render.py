@@ -10,7 +10,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 
 from api.pages import wording
 
@@ -38,10 +40,36 @@ def _when(value: str | datetime | None) -> str:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _when_text(value: str | datetime | None) -> str:
+def _zone(ctx) -> ZoneInfo:
+    """The org's time zone (GET /v1/orgs/{org}), which every time on a page is shown in."""
+    try:
+        return ZoneInfo(ctx.get("tz") or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _local(ctx, value: str | datetime | None) -> datetime | None:
     iso = _when(value)
-    return "" if not iso else datetime.fromisoformat(iso.replace("Z", "+00:00")).strftime(
-        "%d %b %Y, %H:%M UTC")
+    return None if not iso else datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(_zone(ctx))
+
+
+@pass_context
+def _when_text(ctx, value: str | datetime | None) -> str:
+    """`02 Dec 2026, 10:00 Europe/Berlin`: the date, time and the zone it is in."""
+    local = _local(ctx, value)
+    return "" if local is None else f"{local:%d %b %Y, %H:%M} {_zone(ctx).key}"
+
+
+@pass_context
+def _clock(ctx, value: str | datetime | None) -> str:
+    """`10:02` in the org's zone (the zone is named once beside a list of these)."""
+    local = _local(ctx, value)
+    return "" if local is None else f"{local:%H:%M}"
+
+
+@pass_context
+def _zone_name(ctx) -> str:
+    return _zone(ctx).key
 
 
 templates = Environment(
@@ -51,13 +79,14 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-templates.filters.update(wording.FILTERS, iso=_when, when=_when_text)
-templates.globals.update(PROCESSING_NOTE=wording.PROCESSING_NOTE)
+templates.filters.update(wording.FILTERS, iso=_when, when=_when_text, clock=_clock)
+templates.globals.update(PROCESSING_NOTE=wording.PROCESSING_NOTE, zone_name=_zone_name)
 
 
 def html(template: str, status: int = 200, headers: dict[str, str] | None = None,
          **context) -> web.Response:
     context.setdefault("session", None)
+    context.setdefault("tz", "UTC")
     context.setdefault("nav", "")
     context.setdefault("flash", None)
     body = templates.get_template(template).render(**context)

@@ -16,7 +16,7 @@ from aiohttp import web
 from api.context import SERVICES
 from api.openapi import documented
 from api.pages import session as sessions
-from api.pages.access import Stop, app_page, guarded, posted_form, signed_in
+from api.pages.access import Stop, app_page, guarded, posted_form, signed_in, org_time_zone
 from api.pages.backend import ApiFailed, Backend
 from api.pages.render import html, see_other
 
@@ -179,7 +179,8 @@ async def get_booking_card(request: web.Request) -> web.Response:
     current = await signed_in(request, for_script=True)
     booking = await get_or_not_found(Backend(request, current), current,
                                      f"/bookings/{request.match_info['booking']}", "Booking")
-    return html("_booking_card.html", b=booking, csrf=current.csrf)
+    return html("_booking_card.html", b=booking, csrf=current.csrf,
+                tz=await org_time_zone(request, current))
 
 
 @routes.post("/bookings/{booking}/start")

@@ -44,12 +44,34 @@ FALLBACK_REASONS = {
 BOOKING_STATUS = {
     "scheduling": "Creating the Zoom meeting…",
     "scheduled": "Scheduled",
+    "in_progress": "Live now",
     "ended": "Interview ended",
     "processing_recording": "Processing the recording",
     "completed": "Recording ready",
     "no_recording": "No recording",
     "failed": "Failed",
     "cancelled": "Cancelled",
+    "no_show": "No-show",
+}
+
+# bookings.attendance_status, for the Manage IDI list and the panel.
+ATTENDANCE = {
+    "attended": "Attended",
+    "no_show": "Did not join",
+    "host_absent": "Attended, host missing",
+}
+ROLES = {"host": "Host", "interviewee": "Interviewee", "other": "Also in the meeting"}
+# How the interviewee was recognised in Zoom's participant data (strongest first).
+MATCHED_BY = {
+    "registrant_id": "recognised by their own registration link",
+    "host_user_id": "the meeting's Zoom host",
+    "email": "recognised by email",
+    "display_name": "recognised by display name only (they joined with another email)",
+}
+SOURCES = {
+    "webhooks": "from Zoom's live participant events",
+    "zoom_participants_list": "from Zoom's participants report after the meeting (live events were missed)",
+    "both": "from Zoom's live events, completed with its participants report",
 }
 
 FILE_TYPES = {
@@ -113,7 +135,15 @@ def size(n: int | None) -> str:
     return str(n)
 
 
+def attendance(code: str | None) -> str:
+    return "—" if not code else ATTENDANCE.get(code, code)
+
+
 FILTERS = {
+    "attendance": attendance,
+    "role": lambda code: ROLES.get(code, code),
+    "matched_by": lambda code: MATCHED_BY.get(code or "", code or ""),
+    "attendance_source": lambda code: SOURCES.get(code or "", code or ""),
     "connection_status": connection_status,
     "connection_reason": connection_reason,
     "fallback_reason": fallback_reason,

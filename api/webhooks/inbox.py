@@ -82,7 +82,7 @@ def signal_of(event_id: str, event) -> ZoomEventSignal | None:
     if not isinstance(event, MEETING_EVENTS):
         return None
     obj = event.payload.object
-    files = getattr(obj, "recording_files", [])
+    files = getattr(obj, "recording_files", []) + getattr(obj, "participant_audio_files", [])
     return ZoomEventSignal(event_id=event_id, event_type=event.event, zoom_meeting_uuid=obj.uuid,
                            file_ids=[f.stable_ref() for f in files])
 

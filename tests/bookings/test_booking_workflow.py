@@ -449,7 +449,7 @@ async def test_duplicate_zoom_events_are_kept_once(env):
             await handle.signal(IdiBookingWorkflow.zoom_event, event)
         state = await handle.query(IdiBookingWorkflow.state)
         assert [e.event_id for e in state.events] == ["ev-1"]
-        assert state.status == "scheduled"  # started is not ended
+        assert state.status == "in_progress"  # started: live, not ended
         # A recording event proves the meeting ended (events come in any order).
         for event in (recording, recording, started):
             await handle.signal(IdiBookingWorkflow.zoom_event, event)

@@ -164,7 +164,7 @@ async def test_url_validation_other_events_and_the_previous_secret(api, emulator
         async with httpx.AsyncClient(base_url=url) as c:
             raw, h = signed({"event": "endpoint.url_validation", "payload": {"plainToken": "abc"}}, "new-secret")
             validation = await c.post("/v1/zoom/webhooks", content=raw, headers=h)
-            raw, h = signed({"event": "meeting.participant_joined", "payload": {"object": {}}}, "new-secret")
+            raw, h = signed({"event": "meeting.sharing_started", "payload": {"object": {}}}, "new-secret")
             other = await c.post("/v1/zoom/webhooks", content=raw, headers=h)
             raw, h = signed(deauthorized(row), WEBHOOK_SECRET)  # still signed with the old secret
             old_secret = await c.post("/v1/zoom/webhooks", content=raw, headers=h)

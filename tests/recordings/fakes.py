@@ -22,6 +22,8 @@ from workflows.recording_types import (
     StoredFile,
 )
 from workflows.booking_types import (
+    AttendanceInput,
+    AttendanceSummary,
     BookingHost,
     BookingStatusChange,
     CreateMeetingInput,
@@ -29,6 +31,7 @@ from workflows.booking_types import (
     MeetingRef,
     RescheduleMeetingInput,
     ResolveHostInput,
+    SettleAttendanceInput,
 )
 
 HOST = BookingHost(kind="org", connection_id="conn-1", label="Acme Research's Zoom")
@@ -115,6 +118,20 @@ class FakeZoomFiles:
     async def record_recording_file_failure(self, inp: FileFailed) -> None:
         self.failures.append(inp)
 
+    # Attendance: what the settle says (default: nothing known, so no outcome changes).
+    attendance: AttendanceSummary = AttendanceSummary()
+
+    @activity.defn(name="record_attendance")
+    async def record_attendance(self, inp: AttendanceInput) -> int:
+        self.attendance_records = getattr(self, "attendance_records", 0) + 1
+        return 0
+
+    @activity.defn(name="settle_attendance")
+    async def settle_attendance(self, inp: SettleAttendanceInput) -> AttendanceSummary:
+        self.settles = [*getattr(self, "settles", []), inp]
+        return self.attendance
+
     def activities(self) -> list:
         return [self.plan_recording, self.register_recording_files, self.poll_recording_files,
-                self.download_recording_file, self.record_recording_file_failure]
+                self.download_recording_file, self.record_recording_file_failure,
+                self.record_attendance, self.settle_attendance]

@@ -66,7 +66,8 @@ async def test_book_meet_record_transcribe_then_download_and_serve(api, emulator
     assert set(recordings) == {"MP4", "M4A", "CHAT", "TRANSCRIPT"}
     for kind, r in recordings.items():
         f = announced[kind]
-        assert set(r) == {"id", "file_type", "file_extension", "size_bytes", "sha256", "status", "status_reason"}
+        assert set(r) == {"id", "file_type", "file_extension", "size_bytes", "sha256", "status", "status_reason",
+                          "participant_id", "file_name"}
         assert (r["status"], r["size_bytes"]) == ("stored", f["size"]), r
         assert r["sha256"] == expected_sha256(f["file_key"], f["size"])
     # Every webhook of this meeting was answered 2xx at its first attempt.

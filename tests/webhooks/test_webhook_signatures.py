@@ -154,7 +154,7 @@ async def test_bad_bodies_get_a_clear_4xx_and_nothing_is_stored(api, case):
 async def test_a_zoom_event_not_acted_on_is_acknowledged_and_kept_as_ignored(api):
     mid = new_meeting_id()
     body = meeting_event("meeting.started", mid, new_uuid())
-    body["event"] = "meeting.participant_joined"
+    body["event"] = "meeting.sharing_started"
     r = await post_signed(api.http, body)
     assert r.status_code == 200 and r.json() == {"status": "ignored"}
     [row] = await inbox_rows(api.services, mid)

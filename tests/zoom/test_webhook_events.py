@@ -224,7 +224,7 @@ def test_url_validation() -> None:
 
 
 def test_unknown_event_is_kept() -> None:
-    body = {"event": "meeting.participant_joined", "event_ts": 1, "payload": {"object": {"id": 5}}}
+    body = {"event": "meeting.sharing_started", "event_ts": 1, "payload": {"object": {"id": 5}}}
     event = parse_event(body)
     assert isinstance(event, OtherEvent)
     assert event.payload == {"object": {"id": 5}}

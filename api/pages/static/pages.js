@@ -3,12 +3,11 @@
 (function () {
   "use strict";
 
+  // Times are rendered by the server in the org's time zone, which they name; hovering one
+  // shows the exact moment (RFC 3339).
   function localTimes(root) {
     root.querySelectorAll("time[datetime]").forEach(function (el) {
-      var d = new Date(el.getAttribute("datetime"));
-      if (isNaN(d)) return;
       el.title = el.getAttribute("datetime");
-      el.textContent = d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
     });
   }
 
