@@ -20,6 +20,7 @@ from aiohttp import web
 
 from . import files, webhooks
 from .faults import FaultRule
+from .oauth import scope_is_granular
 from .httputil import base_url, emulator, json_response
 from .state import (DEFAULT_CLIENT_ID, USER_BASIC, USER_NO_MEETINGS, Instance, Meeting,
                     OAuthClient, World, iso)
@@ -85,7 +86,10 @@ async def get_config(request: web.Request) -> web.Response:
 
 async def patch_config(request: web.Request) -> web.Response:
     world = emulator(request).world
-    world.config.update(await _body(request))
+    body = await _body(request)
+    world.config.update(body)
+    if "default_app" in body:
+        world.apply_default_app()
     return json_response(world.config.as_dict())
 
 
@@ -161,7 +165,7 @@ async def update_user(request: web.Request) -> web.Response:
 
 def _client_view(c: OAuthClient) -> dict[str, Any]:
     return {"client_id": c.client_id, "name": c.name, "kind": c.kind, "scopes": list(c.scopes),
-            "redirect_uris": c.redirect_uris, "account_id": c.account_id}
+            "redirect_uris": c.redirect_uris, "account_id": c.account_id, "managed": c.managed}
 
 
 async def create_client(request: web.Request) -> web.Response:
@@ -177,10 +181,29 @@ async def create_client(request: web.Request) -> web.Response:
         raise ControlError(400, "invalid", "an s2s client needs an existing account_id")
     if not body.get("client_id") or not body.get("client_secret"):
         raise ControlError(400, "invalid", "client_id and client_secret are required")
+    admin_scopes = [s for s in scopes if s.endswith(":admin")]
+    # An older (classic) app with admin scopes was account-level; anything else defaults to the
+    # user-managed General app a customer creates today (docs/zoom.md#scopes).
+    granular = any(scope_is_granular(s) for s in scopes)
+    managed = body.get("managed") or ("admin" if kind == "s2s" or (admin_scopes and not granular)
+                                      else "user")
+    if managed not in ("user", "admin"):
+        raise ControlError(400, "invalid", "managed must be user or admin")
+    if managed == "user" and admin_scopes:
+        raise ControlError(400, "invalid", "a user-managed app can request user-level scopes "
+                                           f"only; admin scopes need an admin-managed app: "
+                                           f"{', '.join(admin_scopes)}")
     client = world.add_client(OAuthClient(
         body["client_id"], body["client_secret"], body.get("name", body["client_id"]), kind,
-        tuple(scopes), list(body.get("redirect_uris", [])), body.get("account_id")))
+        tuple(scopes), list(body.get("redirect_uris", [])), body.get("account_id"), managed))
     return json_response(_client_view(client), 201)
+
+
+async def get_client(request: web.Request) -> web.Response:
+    client = emulator(request).world.clients.get(request.match_info["client_id"])
+    if client is None:
+        raise ControlError(404, "not_found", "no such client")
+    return json_response(_client_view(client))
 
 
 async def add_redirect_uri(request: web.Request) -> web.Response:
@@ -448,6 +471,7 @@ def routes() -> list[web.RouteDef]:
         web.post(f"{p}/users", create_user),
         web.patch(f"{p}/users/{{user}}", update_user),
         web.post(f"{p}/clients", create_client),
+        web.get(f"{p}/clients/{{client_id}}", get_client),
         web.post(f"{p}/clients/{{client_id}}/redirect_uris", add_redirect_uri),
         web.get(f"{p}/webhook", get_webhook),
         web.put(f"{p}/webhook", put_webhook),

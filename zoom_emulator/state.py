@@ -25,7 +25,16 @@ DEFAULT_CLIENT_ID = "emu-client-id"
 DEFAULT_CLIENT_SECRET = "emu-client-secret"
 DEFAULT_APP_NAME = "Converge IDI (emulator)"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8000/v1/integrations/zoom/callback"
-DEFAULT_SCOPES = ("meeting:write:admin", "user:read:admin", "recording:read:admin")
+# The default app is what a customer creates today: a user-managed (General) app, which Zoom gives
+# granular user-level scopes only (docs/zoom.md#scopes). `default_app: "classic"` plays an older
+# account-level app with the classic admin scopes the product doc lists.
+GRANULAR_SCOPES = (
+    "user:read:user", "user:read:settings", "meeting:write:meeting", "meeting:read:meeting",
+    "meeting:update:meeting", "meeting:delete:meeting", "meeting:read:list_meetings",
+    "cloud_recording:read:list_recording_files",
+)
+CLASSIC_SCOPES = ("meeting:write:admin", "user:read:admin", "recording:read:admin")
+DEFAULT_SCOPES = GRANULAR_SCOPES
 
 S2S_ACCOUNT_ID = "emu-system-account"
 S2S_CLIENT_ID = "emu-s2s-client-id"
@@ -97,6 +106,7 @@ class Config:
     webhook_timestamp_unit: str = "s"  # UNVERIFIED: x-zm-request-timestamp in "s" or "ms"
     webhook_resign_retries: bool = True  # UNVERIFIED: retries get a new timestamp and signature
     download_access_token_ttl: int = 86400  # default ttl when ?ttl= is not given
+    default_app: str = "granular"  # "granular" (user-managed, new app) or "classic" (older app)
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply `changes`, refusing unknown names and values of the wrong type."""
@@ -134,6 +144,7 @@ _CHOICES = {
     "s2s_me": ("reject", "owner"),
     "refresh_error": ("invalid_grant", "invalid_request"),
     "webhook_timestamp_unit": ("s", "ms"),
+    "default_app": ("granular", "classic"),
 }
 
 
@@ -185,6 +196,7 @@ class OAuthClient:
     scopes: tuple
     redirect_uris: list = field(default_factory=list)
     account_id: str | None = None  # s2s only
+    managed: str = "user"  # "user" (General app: user-level scopes only) or "admin"
 
 
 @dataclass
@@ -326,10 +338,19 @@ class World:
             OAuthClient(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_APP_NAME, "user",
                         DEFAULT_SCOPES, [DEFAULT_REDIRECT_URI, *redirect_uris])
         )
+        self.apply_default_app()
         self.add_client(
             OAuthClient(S2S_CLIENT_ID, S2S_CLIENT_SECRET, "Converge system account (emulator)",
                         "s2s", S2S_SCOPES, [], S2S_ACCOUNT_ID)
         )
+
+    def apply_default_app(self) -> None:
+        """Make the default client the app type `config.default_app` names."""
+        client = self.clients[DEFAULT_CLIENT_ID]
+        if self.config.default_app == "classic":
+            client.scopes, client.managed = CLASSIC_SCOPES, "admin"
+        else:
+            client.scopes, client.managed = GRANULAR_SCOPES, "user"
 
     def add_account(self, account_id: str, name: str, plan: str) -> Account:
         if plan not in PLAN_CONCURRENCY:
