@@ -70,7 +70,10 @@ PLAN_CONCURRENCY = {"basic": 1, "pro": 1, "business": 2, "enterprise": 2, "educa
 
 USER_BASIC, USER_LICENSED, USER_NO_MEETINGS = 1, 2, 4
 
-RNG_SEED = 20240214  # ids and uuids repeat run after run, so failures can be replayed
+# Meeting ids, uuids and file keys are drawn from a seed chosen at each start, so a restarted
+# emulator (a second `make run`) never re-issues the first run's ids: the service would take the
+# new meetings' webhooks for duplicates of the old ones (docs/zoom.md#emulator-restart). Set the
+# `rng_seed` option to replay a run; the seed in use is in GET /_emulator/config.
 
 
 @dataclass
@@ -106,6 +109,7 @@ class Config:
     webhook_timestamp_unit: str = "s"  # UNVERIFIED: x-zm-request-timestamp in "s" or "ms"
     webhook_resign_retries: bool = True  # UNVERIFIED: retries get a new timestamp and signature
     download_access_token_ttl: int = 86400  # default ttl when ?ttl= is not given
+    rng_seed: int = 0  # 0: a fresh seed each start/reset (ids never repeat); else replay this one
     default_app: str = "granular"  # "granular" (user-managed, new app) or "classic" (older app)
 
     def update(self, changes: dict[str, Any]) -> None:
@@ -305,7 +309,9 @@ class World:
     def __init__(self, config: Config, webhook: WebhookConfig):
         self.config = config
         self.webhook = webhook
-        self.rng = random.Random(RNG_SEED)
+        if not config.rng_seed:
+            config.rng_seed = secrets.randbits(62) or 1
+        self.rng = random.Random(config.rng_seed)
         self.accounts: dict[str, Account] = {}
         self.users: dict[str, User] = {}
         self.clients: dict[str, OAuthClient] = {}
