@@ -358,6 +358,10 @@ async def complete_recording(request: web.Request) -> web.Response:
     if instance.recording_done:
         raise ControlError(409, "already_recorded", f"instance {instance.uuid} already recorded")
     made = files.add_files(world, instance, body.get("files") or DEFAULT_RECORDING_FILES)
+    if world.config.participant_audio:
+        host = world.users[meeting.host_id]
+        names = body.get("participants") or [host.display_name, "Sam Participant"]
+        files.add_participant_audio(world, instance, [str(n) for n in names])
     instance.recording_done = True
     if any(f.file_type == "TRANSCRIPT" for f in made):
         instance.transcript_done = True
@@ -370,8 +374,11 @@ async def complete_recording(request: web.Request) -> web.Response:
         tokens.append(token)
         sent += em.webhooks.emit(webhooks.recording_event(
             world, "recording.completed", meeting, instance, batch, base, token))
-    return await _answer(request, {"uuid": instance.uuid, "download_token": tokens[0],
-                                   "files": [_file_view(instance, f, base) for f in made]}, sent)
+    return await _answer(request, {
+        "uuid": instance.uuid, "download_token": tokens[0],
+        "files": [_file_view(instance, f, base) for f in made],
+        "participant_files": [{**_file_view(instance, f, base), "file_name": f.file_name}
+                              for f in instance.participant_files]}, sent)
 
 
 async def complete_transcript(request: web.Request) -> web.Response:

@@ -109,6 +109,7 @@ class Config:
     webhook_timestamp_unit: str = "s"  # UNVERIFIED: x-zm-request-timestamp in "s" or "ms"
     webhook_resign_retries: bool = True  # UNVERIFIED: retries get a new timestamp and signature
     download_access_token_ttl: int = 86400  # default ttl when ?ttl= is not given
+    participant_audio: bool = True  # the account records a separate audio file per participant
     rng_seed: int = 0  # 0: a fresh seed each start/reset (ids never repeat); else replay this one
     default_app: str = "granular"  # "granular" (user-managed, new app) or "classic" (older app)
 
@@ -252,6 +253,7 @@ class RecordingFile:
     recording_type: str | None
     recording_start: float
     recording_end: float
+    file_name: str = ""  # participant audio files only: the participant's name
 
     @property
     def has_id(self) -> bool:
@@ -268,6 +270,7 @@ class Instance:
     started_at: float
     ended_at: float | None = None
     files: list = field(default_factory=list)
+    participant_files: list = field(default_factory=list)  # per-participant M4A audio
     recording_done: bool = False
     transcript_done: bool = False
     share_token: str = ""
