@@ -94,14 +94,19 @@ async def patch_config(request: web.Request) -> web.Response:
 
 
 async def clock(request: web.Request) -> web.Response:
-    """{"advance": seconds} moves the clock forward; {"offset": seconds} sets the offset."""
-    world = emulator(request).world
+    """{"advance": seconds} moves the clock forward; {"offset": seconds} sets the offset.
+
+    Passing a 72-hour mark re-validates the webhook endpoint, as Zoom does."""
+    em = emulator(request)
+    world = em.world
     body = await _body(request)
     if "offset" in body:
         world.config.update({"clock_offset": body["offset"]})
     if "advance" in body:
         world.config.update({"clock_offset": world.config.clock_offset + float(body["advance"])})
-    return json_response({"now": iso(world.now()), "clock_offset": world.config.clock_offset})
+    revalidated = await em.webhooks.revalidate_if_due()
+    return json_response({"now": iso(world.now()), "clock_offset": world.config.clock_offset,
+                          "revalidation": revalidated})
 
 
 # --- accounts, users, apps ---------------------------------------------------------------------

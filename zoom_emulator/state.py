@@ -109,6 +109,8 @@ class Config:
     webhook_timestamp_unit: str = "s"  # UNVERIFIED: x-zm-request-timestamp in "s" or "ms"
     webhook_resign_retries: bool = True  # UNVERIFIED: retries get a new timestamp and signature
     download_access_token_ttl: int = 86400  # default ttl when ?ttl= is not given
+    revalidate_every: int = 72 * 3600  # Zoom re-validates the webhook endpoint every 72 hours
+    failed_revalidation_stops_events: bool = True  # UNVERIFIED: Zoom stops sending until fixed
     participant_audio: bool = True  # the account records a separate audio file per participant
     rng_seed: int = 0  # 0: a fresh seed each start/reset (ids never repeat); else replay this one
     default_app: str = "granular"  # "granular" (user-managed, new app) or "classic" (older app)
@@ -163,6 +165,8 @@ class WebhookConfig:
     per_file_recording_events: bool = False  # one recording.completed per file (seen in the wild)
     duplicate_events: list = field(default_factory=list)  # event names sent twice
     validation: dict | None = None  # result of the last endpoint.url_validation
+    validated_at: float | None = None  # emulator clock of the last validation (or of the start)
+    revalidation_failed: bool = False  # the last 72-hour re-validation did not pass
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -315,6 +319,7 @@ class World:
         if not config.rng_seed:
             config.rng_seed = secrets.randbits(62) or 1
         self.rng = random.Random(config.rng_seed)
+        self.started_at = time.time() + config.clock_offset
         self.accounts: dict[str, Account] = {}
         self.users: dict[str, User] = {}
         self.clients: dict[str, OAuthClient] = {}

@@ -288,3 +288,23 @@ async def test_event_subscription_filter_and_no_endpoint(hooked, client, receive
     await hooked.control.set_webhook(None, events=None)
     await hooked.control.start_meeting(m["id"])
     assert (await hooked.control.deliveries("meeting.started"))[0]["state"] == "no_endpoint"
+
+
+async def test_the_endpoint_is_revalidated_every_72_hours(hooked, client, receiver):
+    assert (await hooked.control.advance_clock(71 * 3600))["revalidation"] is None
+    assert receiver.calls == []
+    result = (await hooked.control.advance_clock(3600 + 1))["revalidation"]
+    assert result["passed"] is True
+    [call] = receiver.calls
+    assert json.loads(call["raw"])["event"] == "endpoint.url_validation"
+    assert (await hooked.control.advance_clock(3600))["revalidation"] is None  # next one in 72 h
+    # A failed re-validation stops events until the endpoint validates again.
+    receiver.validation_secret = "wrong-secret"
+    assert (await hooked.control.advance_clock(72 * 3600))["revalidation"]["passed"] is False
+    m = await ended_meeting(hooked, client)
+    assert {d["state"] for d in await hooked.control.deliveries("meeting.ended")} == {
+        "endpoint_not_validated"}
+    receiver.validation_secret = SECRET
+    assert (await hooked.control.validate_webhook())["passed"] is True
+    await hooked.control.start_meeting(m["id"], wait=True)
+    assert (await hooked.control.deliveries("meeting.started"))[-1]["state"] == "delivered"
