@@ -300,13 +300,18 @@ async def start_meeting(request: web.Request) -> web.Response:
         raise ControlError(409, "cannot_host", "This user has no meetings licence and cannot host.")
     if meeting.status == "started":
         raise ControlError(409, "already_started", f"meeting {meeting.id} is already in progress")
-    capacity = world.concurrency(host)
-    if len(world.live_meetings(host)) >= capacity:
-        plan = world.accounts[host.account_id].plan
-        raise ControlError(
-            409, "host_busy",
-            "You have a meeting that is currently in progress. Please end it to start a new "
-            f"meeting. ({host.email} may host {capacity} meeting(s) at once on the {plan} plan.)")
+    # Past the host's capacity Zoom is not refusing anything: it offers the host to end the
+    # running meeting, whose recording stops there (docs/zoom.md#concurrency). The host accepts.
+    sent: list = []
+    ended: list[dict[str, Any]] = []
+    live = sorted(world.live_meetings(host), key=lambda m: m.instances[-1].started_at)
+    while live and len(live) >= world.concurrency(host):
+        running = live.pop(0)
+        old = running.instances[-1]
+        old.ended_at = world.now()
+        running.status = "waiting"
+        sent += em.webhooks.emit(webhooks.meeting_event(world, "meeting.ended", running, old))
+        ended.append({"id": running.id, "uuid": old.uuid, "ended_at": iso(old.ended_at)})
     # The first start uses the uuid the meeting was created with; each later one gets a new uuid.
     if meeting.uuid_used:
         meeting.uuid = world.new_uuid()
@@ -316,9 +321,10 @@ async def start_meeting(request: web.Request) -> web.Response:
     meeting.instances.append(instance)
     world.instances[instance.uuid] = instance
     meeting.status = "started"
-    sent = em.webhooks.emit(webhooks.meeting_event(world, "meeting.started", meeting, instance))
+    sent += em.webhooks.emit(webhooks.meeting_event(world, "meeting.started", meeting, instance))
     return await _answer(request, {"id": meeting.id, "uuid": instance.uuid,
-                                   "started_at": iso(instance.started_at)}, sent)
+                                   "started_at": iso(instance.started_at),
+                                   "ended_running": ended}, sent)
 
 
 async def end_meeting(request: web.Request) -> web.Response:
