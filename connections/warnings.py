@@ -8,6 +8,8 @@ died because the same Zoom user was connected somewhere else (peer lessons B2, C
 
 from __future__ import annotations
 
+from zoom import scopes
+
 BASIC_HOST = "basic_host"
 CANNOT_HOST = "cannot_host"
 MISSING_SCOPES = "missing_scopes"
@@ -16,36 +18,10 @@ ZOOM_USER_CONNECTED_ELSEWHERE = "zoom_user_connected_elsewhere"
 USER_TYPE_BASIC = 1
 USER_TYPES_WITHOUT_MEETINGS = (4, 99)  # 4: "Unassigned without Meetings Basic", 99: None
 
-# What the service needs, by the classic admin scope the Converge app requests, and the grants
-# that cover it. Classic scopes without ":admin" and granular scopes act on the authorizing user,
-# which is the host of every meeting the connection creates, so they are enough too. A granular
-# scope also counts with its ":admin" suffix.
-REQUIRED_SCOPES: dict[str, tuple[str, tuple[tuple[str, ...], ...]]] = {
-    "meeting:write:admin": ("create, reschedule and cancel meetings", (
-        ("meeting:write:admin",), ("meeting:write",),
-        ("meeting:write:meeting", "meeting:update:meeting", "meeting:delete:meeting"),
-    )),
-    "user:read:admin": ("read the host's Zoom profile and licence", (
-        ("user:read:admin",), ("user:read",), ("user:read:user",),
-    )),
-    "recording:read:admin": ("fetch cloud recordings and transcripts", (
-        ("recording:read:admin",), ("recording:read",),
-        ("cloud_recording:read:list_recording_files",),
-    )),
-}
-
-
-def _has(granted: set[str], scope: str) -> bool:
-    return scope in granted or f"{scope}:admin" in granted
-
-
 def missing_scopes(granted: list[str] | str) -> list[str]:
-    """The required scopes (by their classic admin name) that no granted scope covers."""
-    have = set(granted.split() if isinstance(granted, str) else granted)
-    return [
-        name for name, (_, alternatives) in REQUIRED_SCOPES.items()
-        if not any(all(_has(have, s) for s in option) for option in alternatives)
-    ]
+    """The scopes the service calls need and Zoom did not grant, named in the app's vocabulary
+    (granular for new apps, classic for older ones; docs/zoom.md#scopes)."""
+    return scopes.missing_names(granted)
 
 
 def connect_warnings(user_type: int, granted_scopes: list[str] | str) -> list[dict[str, str]]:
@@ -72,13 +48,17 @@ def connect_warnings(user_type: int, granted_scopes: list[str] | str) -> list[di
         })
     missing = missing_scopes(granted_scopes)
     if missing:
-        needs = "; ".join(f"{name} (to {REQUIRED_SCOPES[name][0]})" for name in missing)
+        style = scopes.app_style(scopes.parse(granted_scopes))
+        purposes: dict[str, list[str]] = {}
+        for need in scopes.missing(granted_scopes):
+            purposes.setdefault(scopes.name_in(style, need), []).append(need.purpose)
+        needs = "; ".join(f"{name} (to {', '.join(p)})" for name, p in purposes.items())
         warnings.append({
             "code": MISSING_SCOPES,
             "message": (
-                f"Zoom did not grant permissions Converge needs: {needs}. Ask your Zoom admin to "
-                "approve the Converge app with all the permissions it requests, then reconnect "
-                "Zoom here."
+                f"Zoom did not grant permissions Converge needs: {needs}. Add these scopes to "
+                "the Converge app in the Zoom App Marketplace (or ask your Zoom admin to approve "
+                "them), authorize all the permissions it requests, then reconnect Zoom here."
             ),
         })
     return warnings

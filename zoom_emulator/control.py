@@ -18,8 +18,9 @@ from typing import Any
 
 from aiohttp import web
 
-from . import files, participant_audio, participants, webhooks
+from . import files, participants, webhooks
 from .faults import FaultRule
+from .oauth import scope_is_granular
 from .httputil import base_url, emulator, json_response
 from .state import (DEFAULT_CLIENT_ID, USER_BASIC, USER_NO_MEETINGS, Instance, Meeting,
                     OAuthClient, World, iso)
@@ -85,19 +86,27 @@ async def get_config(request: web.Request) -> web.Response:
 
 async def patch_config(request: web.Request) -> web.Response:
     world = emulator(request).world
-    world.config.update(await _body(request))
+    body = await _body(request)
+    world.config.update(body)
+    if "default_app" in body:
+        world.apply_default_app()
     return json_response(world.config.as_dict())
 
 
 async def clock(request: web.Request) -> web.Response:
-    """{"advance": seconds} moves the clock forward; {"offset": seconds} sets the offset."""
-    world = emulator(request).world
+    """{"advance": seconds} moves the clock forward; {"offset": seconds} sets the offset.
+
+    Passing a 72-hour mark re-validates the webhook endpoint, as Zoom does."""
+    em = emulator(request)
+    world = em.world
     body = await _body(request)
     if "offset" in body:
         world.config.update({"clock_offset": body["offset"]})
     if "advance" in body:
         world.config.update({"clock_offset": world.config.clock_offset + float(body["advance"])})
-    return json_response({"now": iso(world.now()), "clock_offset": world.config.clock_offset})
+    revalidated = await em.webhooks.revalidate_if_due()
+    return json_response({"now": iso(world.now()), "clock_offset": world.config.clock_offset,
+                          "revalidation": revalidated})
 
 
 # --- accounts, users, apps ---------------------------------------------------------------------
@@ -161,7 +170,7 @@ async def update_user(request: web.Request) -> web.Response:
 
 def _client_view(c: OAuthClient) -> dict[str, Any]:
     return {"client_id": c.client_id, "name": c.name, "kind": c.kind, "scopes": list(c.scopes),
-            "redirect_uris": c.redirect_uris, "account_id": c.account_id}
+            "redirect_uris": c.redirect_uris, "account_id": c.account_id, "managed": c.managed}
 
 
 async def create_client(request: web.Request) -> web.Response:
@@ -177,10 +186,29 @@ async def create_client(request: web.Request) -> web.Response:
         raise ControlError(400, "invalid", "an s2s client needs an existing account_id")
     if not body.get("client_id") or not body.get("client_secret"):
         raise ControlError(400, "invalid", "client_id and client_secret are required")
+    admin_scopes = [s for s in scopes if s.endswith(":admin")]
+    # An older (classic) app with admin scopes was account-level; anything else defaults to the
+    # user-managed General app a customer creates today (docs/zoom.md#scopes).
+    granular = any(scope_is_granular(s) for s in scopes)
+    managed = body.get("managed") or ("admin" if kind == "s2s" or (admin_scopes and not granular)
+                                      else "user")
+    if managed not in ("user", "admin"):
+        raise ControlError(400, "invalid", "managed must be user or admin")
+    if managed == "user" and admin_scopes:
+        raise ControlError(400, "invalid", "a user-managed app can request user-level scopes "
+                                           f"only; admin scopes need an admin-managed app: "
+                                           f"{', '.join(admin_scopes)}")
     client = world.add_client(OAuthClient(
         body["client_id"], body["client_secret"], body.get("name", body["client_id"]), kind,
-        tuple(scopes), list(body.get("redirect_uris", [])), body.get("account_id")))
+        tuple(scopes), list(body.get("redirect_uris", [])), body.get("account_id"), managed))
     return json_response(_client_view(client), 201)
+
+
+async def get_client(request: web.Request) -> web.Response:
+    client = emulator(request).world.clients.get(request.match_info["client_id"])
+    if client is None:
+        raise ControlError(404, "not_found", "no such client")
+    return json_response(_client_view(client))
 
 
 async def add_redirect_uri(request: web.Request) -> web.Response:
@@ -272,13 +300,18 @@ async def start_meeting(request: web.Request) -> web.Response:
         raise ControlError(409, "cannot_host", "This user has no meetings licence and cannot host.")
     if meeting.status == "started":
         raise ControlError(409, "already_started", f"meeting {meeting.id} is already in progress")
-    capacity = world.concurrency(host)
-    if len(world.live_meetings(host)) >= capacity:
-        plan = world.accounts[host.account_id].plan
-        raise ControlError(
-            409, "host_busy",
-            "You have a meeting that is currently in progress. Please end it to start a new "
-            f"meeting. ({host.email} may host {capacity} meeting(s) at once on the {plan} plan.)")
+    # Past the host's capacity Zoom is not refusing anything: it offers the host to end the
+    # running meeting, whose recording stops there (docs/zoom.md#concurrency). The host accepts.
+    sent: list = []
+    ended: list[dict[str, Any]] = []
+    live = sorted(world.live_meetings(host), key=lambda m: m.instances[-1].started_at)
+    while live and len(live) >= world.concurrency(host):
+        running = live.pop(0)
+        old = running.instances[-1]
+        old.ended_at = world.now()
+        running.status = "waiting"
+        sent += em.webhooks.emit(webhooks.meeting_event(world, "meeting.ended", running, old))
+        ended.append({"id": running.id, "uuid": old.uuid, "ended_at": iso(old.ended_at)})
     # The first start uses the uuid the meeting was created with; each later one gets a new uuid.
     if meeting.uuid_used:
         meeting.uuid = world.new_uuid()
@@ -288,9 +321,10 @@ async def start_meeting(request: web.Request) -> web.Response:
     meeting.instances.append(instance)
     world.instances[instance.uuid] = instance
     meeting.status = "started"
-    sent = em.webhooks.emit(webhooks.meeting_event(world, "meeting.started", meeting, instance))
+    sent += em.webhooks.emit(webhooks.meeting_event(world, "meeting.started", meeting, instance))
     return await _answer(request, {"id": meeting.id, "uuid": instance.uuid,
-                                   "started_at": iso(instance.started_at)}, sent)
+                                   "started_at": iso(instance.started_at),
+                                   "ended_running": ended}, sent)
 
 
 async def end_meeting(request: web.Request) -> web.Response:
@@ -336,27 +370,31 @@ async def complete_recording(request: web.Request) -> web.Response:
     if instance.recording_done:
         raise ControlError(409, "already_recorded", f"instance {instance.uuid} already recorded")
     made = files.add_files(world, instance, body.get("files") or DEFAULT_RECORDING_FILES)
+    if world.config.participant_audio or body.get("participant_audio"):
+        # One audio file per person who was in the meeting, named the way Zoom names them.
+        host = world.users[meeting.host_id]
+        joined = list(dict.fromkeys(j.name for j in instance.participants))
+        names = body.get("participants") or joined or [host.display_name, "Sam Participant"]
+        files.add_participant_audio(world, instance, [f"Audio only - {n}" for n in names])
     instance.recording_done = True
     if any(f.file_type == "TRANSCRIPT" for f in made):
         instance.transcript_done = True
     base = base_url(request)
     batches = [[f] for f in made] if world.webhook.per_file_recording_events else [made]
     sent, tokens = [], []
-    # {"participant_audio": true}: one audio file per participant (zoom_emulator/participant_audio.py)
-    per_person = (participant_audio.add_participant_audio(world, instance, base)
-                  if body.get("participant_audio") else [])
     for n, batch in enumerate(batches):
         token = files.grant_download(world, instance, "download_token",
                                      world.config.download_token_ttl)
         tokens.append(token)
-        event = webhooks.recording_event(world, "recording.completed", meeting, instance, batch,
-                                         base, token)
-        if per_person and n == 0:
-            event["payload"]["object"]["participant_audio_files"] = per_person
-        sent += em.webhooks.emit(event)
-    return await _answer(request, {"uuid": instance.uuid, "download_token": tokens[0],
-                                   "files": [_file_view(instance, f, base) for f in made],
-                                   "participant_audio_files": per_person}, sent)
+        sent += em.webhooks.emit(webhooks.recording_event(
+            world, "recording.completed", meeting, instance, batch, base, token))
+    return await _answer(request, {
+        "uuid": instance.uuid, "download_token": tokens[0],
+        "files": [_file_view(instance, f, base) for f in made],
+        "participant_files": [{**_file_view(instance, f, base), "file_name": f.file_name}
+                              for f in instance.participant_files],
+        "participant_audio_files": [files.participant_file_json(instance, f, base)
+                                    for f in instance.participant_files]}, sent)
 
 
 async def complete_transcript(request: web.Request) -> web.Response:
@@ -456,6 +494,7 @@ def routes() -> list[web.RouteDef]:
         web.post(f"{p}/users", create_user),
         web.patch(f"{p}/users/{{user}}", update_user),
         web.post(f"{p}/clients", create_client),
+        web.get(f"{p}/clients/{{client_id}}", get_client),
         web.post(f"{p}/clients/{{client_id}}/redirect_uris", add_redirect_uri),
         web.get(f"{p}/webhook", get_webhook),
         web.put(f"{p}/webhook", put_webhook),

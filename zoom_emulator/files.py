@@ -6,9 +6,13 @@ host's own OAuth access token with a recording scope (an S2S token of the host's
 - and answers 302 to a pre-signed file URL. Anything else gets 200 text/html "Only the host can
 download this recording", which is what makes naive downloaders save an HTML page as a video.
 
-File bytes are a deterministic pseudo-random pattern of (file key, size), generated block by
-block while streaming, so a file of several GiB never sits in memory, any byte range can be
-served, and a test can compute the expected sha256 without HTTP (`expected_sha256`).
+A file made with its default size is real media: a small playable MP4 / M4A and a WebVTT
+transcript with speaker names (zoom_emulator/media/, made once by make_media.py), so the README's
+walk-through plays a video and shows a readable transcript. A file given an explicit size (the
+benchmarks' large files) is a deterministic pseudo-random pattern of (file key, size), generated
+block by block while streaming, so a file of several GiB never sits in memory, any byte range can
+be served, and a test can compute the expected sha256 without HTTP (`expected_sha256`). Which of
+the two a file is follows from its size alone, so `file_bytes`/`expected_sha256` need no state.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import hmac
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,12 +32,21 @@ from .httputil import ZoomError, base_url, emulator, notes
 from .oauth import has_scope, may_act_on, resolve_access_token
 from .state import DownloadGrant, Instance, Meeting, RecordingFile, World, iso
 
+_MEDIA_DIR = Path(__file__).parent / "media"
+MEDIA: dict[str, bytes] = {
+    "MP4": (_MEDIA_DIR / "sample.mp4").read_bytes(),
+    "M4A": (_MEDIA_DIR / "sample.m4a").read_bytes(),
+    "TRANSCRIPT": (_MEDIA_DIR / "sample.vtt").read_bytes(),
+}
+_MEDIA_BY_SIZE = {len(data): data for data in MEDIA.values()}
+assert len(_MEDIA_BY_SIZE) == len(MEDIA), "media fixtures must differ in size"
+
 # file_type -> (file_extension, recording_type, content type, default size in bytes)
 FILE_TYPES: dict[str, tuple[str, str | None, str, int]] = {
-    "MP4": ("MP4", "shared_screen_with_speaker_view", "video/mp4", 2 * 1024 * 1024),
-    "M4A": ("M4A", "audio_only", "audio/mp4", 256 * 1024),
+    "MP4": ("MP4", "shared_screen_with_speaker_view", "video/mp4", len(MEDIA["MP4"])),
+    "M4A": ("M4A", "audio_only", "audio/mp4", len(MEDIA["M4A"])),
     "CHAT": ("TXT", "chat_file", "text/plain", 2 * 1024),
-    "TRANSCRIPT": ("VTT", "audio_transcript", "text/vtt", 8 * 1024),
+    "TRANSCRIPT": ("VTT", "audio_transcript", "text/vtt", len(MEDIA["TRANSCRIPT"])),
     "CC": ("VTT", None, "text/vtt", 8 * 1024),
     "TIMELINE": ("JSON", None, "application/json", 4 * 1024),
 }
@@ -63,6 +77,11 @@ def _block(key: str, index: int) -> bytes:
 def iter_content(key: str, size: int, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
     """Bytes [start, stop) of the file `key` of `size` bytes, in pieces of at most 1 MiB."""
     stop = size if stop is None else min(stop, size)
+    media = _MEDIA_BY_SIZE.get(size)
+    if media is not None:
+        if start < stop:
+            yield media[start:stop]
+        return
     pos = start
     while pos < stop:
         index, offset = divmod(pos, BLOCK)
@@ -116,6 +135,24 @@ def add_files(world: World, instance: Instance, specs: list[Any]) -> list[Record
     return made
 
 
+def add_participant_audio(world: World, instance: Instance, names: list[str]) -> list[RecordingFile]:
+    """One M4A per participant, listed in `participant_audio_files` (docs/zoom.md#recordings)."""
+    made = add_files(world, instance, [{"file_type": "M4A", "recording_type": None}] * len(names))
+    for f, name in zip(made, names):
+        instance.files.remove(f)
+        f.file_name = name
+        instance.participant_files.append(f)
+    return made
+
+
+def participant_file_json(instance: Instance, f: RecordingFile, base: str) -> dict[str, Any]:
+    return {"id": f.key, "recording_start": iso(f.recording_start),
+            "recording_end": iso(f.recording_end), "file_name": f.file_name,
+            "file_type": "M4A", "file_extension": "M4A", "file_size": f.size,
+            "play_url": f"{base}/rec/play/{f.key}", "download_url": f"{base}/rec/download/{f.key}",
+            "status": "completed"}
+
+
 def grant_download(world: World, instance: Instance, kind: str, ttl: int) -> str:
     """Mint a download_token / download_access_token good for this instance's files."""
     token = world.new_secret()
@@ -160,6 +197,10 @@ def recording_json(world: World, meeting: Meeting, instance: Instance, base: str
         "recording_files": [recording_file_json(instance, f, base) for f in chosen],
         "password": meeting.password,
         "recording_play_passcode": instance.play_passcode,
+        **({"participant_audio_files": [participant_file_json(instance, f, base)
+                                        for f in instance.participant_files]}
+           if instance.participant_files and (only is None or any(
+               f.file_type != "TRANSCRIPT" for f in only)) else {}),
     }
 
 

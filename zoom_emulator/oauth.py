@@ -332,6 +332,8 @@ def resolve_access_token(world: World, token: str | None) -> Grant:
 ACTION_SCOPES = {
     "user:read": ("user:read", "user:read:admin", "user:write", "user:write:admin",
                   "user:read:user", "user:read:user:admin"),
+    "user:settings": ("user:read", "user:read:admin", "user:write", "user:write:admin",
+                      "user:read:settings", "user:read:settings:admin"),
     "meeting:create": ("meeting:write", "meeting:write:admin", "meeting:write:meeting",
                        "meeting:write:meeting:admin"),
     "meeting:read": ("meeting:read", "meeting:read:admin", "meeting:write", "meeting:write:admin",
@@ -351,8 +353,23 @@ ACTION_SCOPES = {
 }
 
 
+def scope_is_granular(scope: str) -> bool:
+    """`meeting:read:meeting` (three parts before `:admin`) is granular; `meeting:read` classic."""
+    return scope.removesuffix(":admin").removesuffix(":master").count(":") >= 2
+
+
 def has_scope(grant: Grant, action: str) -> bool:
     return bool(set(grant.scopes) & set(ACTION_SCOPES[action]))
+
+
+def accepted_scopes(grant: Grant, action: str) -> list[str]:
+    """What a 4700 names: the scopes that would do, in the vocabulary of the grant's app.
+
+    Zoom's message lists them admin-first, e.g. `[user:read:user:admin, user:read:user]`.
+    """
+    granular = not grant.scopes or any(scope_is_granular(s) for s in grant.scopes)
+    names = [s for s in ACTION_SCOPES[action] if scope_is_granular(s) == granular]
+    return sorted(names, key=lambda s: (not s.endswith(":admin"), s))
 
 
 def may_act_on(grant: Grant, user: User) -> bool:

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from . import files, participants
 from .httputil import ZoomError, base_url, emulator, json_body, json_response
-from .oauth import ACTION_SCOPES, has_scope, may_act_on, resolve_access_token
+from .oauth import accepted_scopes, has_scope, may_act_on, resolve_access_token
 from .state import USER_BASIC, USER_NO_MEETINGS, Grant, Meeting, User, World, iso
 
 DEFAULT_SETTINGS = {
@@ -59,7 +59,7 @@ def authenticate(request: web.Request) -> Grant:
 def require_scope(grant: Grant, action: str) -> None:
     if not has_scope(grant, action):
         raise ZoomError(401, 4700, "Invalid access token, does not contain scopes:"
-                                   f"[{', '.join(ACTION_SCOPES[action])}].")
+                                   f"[{', '.join(accepted_scopes(grant, action))}].")
 
 
 def _account_owner(world: World, account_id: str) -> User:

@@ -25,7 +25,16 @@ DEFAULT_CLIENT_ID = "emu-client-id"
 DEFAULT_CLIENT_SECRET = "emu-client-secret"
 DEFAULT_APP_NAME = "Converge IDI (emulator)"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8000/v1/integrations/zoom/callback"
-DEFAULT_SCOPES = ("meeting:write:admin", "user:read:admin", "recording:read:admin")
+# The default app is what a customer creates today: a user-managed (General) app, which Zoom gives
+# granular user-level scopes only (docs/zoom.md#scopes). `default_app: "classic"` plays an older
+# account-level app with the classic admin scopes the product doc lists.
+GRANULAR_SCOPES = (
+    "user:read:user", "user:read:settings", "meeting:write:meeting", "meeting:read:meeting",
+    "meeting:update:meeting", "meeting:delete:meeting", "meeting:read:list_meetings",
+    "cloud_recording:read:list_recording_files",
+)
+CLASSIC_SCOPES = ("meeting:write:admin", "user:read:admin", "recording:read:admin")
+DEFAULT_SCOPES = GRANULAR_SCOPES
 
 S2S_ACCOUNT_ID = "emu-system-account"
 S2S_CLIENT_ID = "emu-s2s-client-id"
@@ -61,7 +70,10 @@ PLAN_CONCURRENCY = {"basic": 1, "pro": 1, "business": 2, "enterprise": 2, "educa
 
 USER_BASIC, USER_LICENSED, USER_NO_MEETINGS = 1, 2, 4
 
-RNG_SEED = 20240214  # ids and uuids repeat run after run, so failures can be replayed
+# Meeting ids, uuids and file keys are drawn from a seed chosen at each start, so a restarted
+# emulator (a second `make run`) never re-issues the first run's ids: the service would take the
+# new meetings' webhooks for duplicates of the old ones (docs/zoom.md#emulator-restart). Set the
+# `rng_seed` option to replay a run; the seed in use is in GET /_emulator/config.
 
 
 @dataclass
@@ -100,6 +112,13 @@ class Config:
     # meeting.participant_joined / _left are sent (false: Zoom "missed" them; the past-meeting
     # participants list still has everyone)
     participant_webhooks: bool = True
+    revalidate_every: int = 72 * 3600  # Zoom re-validates the webhook endpoint every 72 hours
+    failed_revalidation_stops_events: bool = True  # UNVERIFIED: Zoom stops sending until fixed
+    # The account records a separate audio file per participant (off by default at Zoom, as here;
+    # a complete_recording call may ask for it with {"participant_audio": true}).
+    participant_audio: bool = False
+    rng_seed: int = 0  # 0: a fresh seed each start/reset (ids never repeat); else replay this one
+    default_app: str = "granular"  # "granular" (user-managed, new app) or "classic" (older app)
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply `changes`, refusing unknown names and values of the wrong type."""
@@ -137,6 +156,7 @@ _CHOICES = {
     "s2s_me": ("reject", "owner"),
     "refresh_error": ("invalid_grant", "invalid_request"),
     "webhook_timestamp_unit": ("s", "ms"),
+    "default_app": ("granular", "classic"),
 }
 
 
@@ -150,6 +170,8 @@ class WebhookConfig:
     per_file_recording_events: bool = False  # one recording.completed per file (seen in the wild)
     duplicate_events: list = field(default_factory=list)  # event names sent twice
     validation: dict | None = None  # result of the last endpoint.url_validation
+    validated_at: float | None = None  # emulator clock of the last validation (or of the start)
+    revalidation_failed: bool = False  # the last 72-hour re-validation did not pass
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -188,6 +210,7 @@ class OAuthClient:
     scopes: tuple
     redirect_uris: list = field(default_factory=list)
     account_id: str | None = None  # s2s only
+    managed: str = "user"  # "user" (General app: user-level scopes only) or "admin"
 
 
 @dataclass
@@ -239,6 +262,7 @@ class RecordingFile:
     recording_type: str | None
     recording_start: float
     recording_end: float
+    file_name: str = ""  # participant audio files only: the participant's name
 
     @property
     def has_id(self) -> bool:
@@ -255,6 +279,7 @@ class Instance:
     started_at: float
     ended_at: float | None = None
     files: list = field(default_factory=list)
+    participant_files: list = field(default_factory=list)  # per-participant M4A audio
     recording_done: bool = False
     transcript_done: bool = False
     share_token: str = ""
@@ -298,7 +323,10 @@ class World:
     def __init__(self, config: Config, webhook: WebhookConfig):
         self.config = config
         self.webhook = webhook
-        self.rng = random.Random(RNG_SEED)
+        if not config.rng_seed:
+            config.rng_seed = secrets.randbits(62) or 1
+        self.rng = random.Random(config.rng_seed)
+        self.started_at = time.time() + config.clock_offset
         self.accounts: dict[str, Account] = {}
         self.users: dict[str, User] = {}
         self.clients: dict[str, OAuthClient] = {}
@@ -331,10 +359,19 @@ class World:
             OAuthClient(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_APP_NAME, "user",
                         DEFAULT_SCOPES, [DEFAULT_REDIRECT_URI, *redirect_uris])
         )
+        self.apply_default_app()
         self.add_client(
             OAuthClient(S2S_CLIENT_ID, S2S_CLIENT_SECRET, "Converge system account (emulator)",
                         "s2s", S2S_SCOPES, [], S2S_ACCOUNT_ID)
         )
+
+    def apply_default_app(self) -> None:
+        """Make the default client the app type `config.default_app` names."""
+        client = self.clients[DEFAULT_CLIENT_ID]
+        if self.config.default_app == "classic":
+            client.scopes, client.managed = CLASSIC_SCOPES, "admin"
+        else:
+            client.scopes, client.managed = GRANULAR_SCOPES, "user"
 
     def add_account(self, account_id: str, name: str, plan: str) -> Account:
         if plan not in PLAN_CONCURRENCY:

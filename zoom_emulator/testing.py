@@ -101,11 +101,17 @@ class ControlClient:
     async def register_client(self, client_id: str, client_secret: str, *, kind: str = "user",
                               scopes: list[str] | None = None,
                               redirect_uris: list[str] | None = None,
-                              account_id: str | None = None, name: str | None = None) -> dict:
+                              account_id: str | None = None, name: str | None = None,
+                              managed: str | None = None) -> dict:
+        """`managed`: "user" (General app) or "admin"; by default what the scopes imply."""
         return await self._call("POST", "/clients", json={
             "client_id": client_id, "client_secret": client_secret, "kind": kind,
             "scopes": scopes or [], "redirect_uris": redirect_uris or [],
-            "account_id": account_id, "name": name or client_id})
+            "account_id": account_id, "name": name or client_id, "managed": managed})
+
+    async def client(self, client_id: str = DEFAULT_CLIENT_ID) -> dict:
+        """The OAuth app as registered: scopes, kind, managed ("user" or "admin")."""
+        return await self._call("GET", f"/clients/{client_id}")
 
     async def add_redirect_uri(self, uri: str, client_id: str = DEFAULT_CLIENT_ID) -> dict:
         return await self._call("POST", f"/clients/{client_id}/redirect_uris", json={"uri": uri})

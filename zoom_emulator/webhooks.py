@@ -170,6 +170,8 @@ class WebhookDispatcher:
             d = self._new(event)
             if not hook.url:
                 d.state = "no_endpoint"
+            elif hook.revalidation_failed and self.world.config.failed_revalidation_stops_events:
+                d.state = "endpoint_not_validated"
             else:
                 d.task = asyncio.get_running_loop().create_task(self._deliver(d))
             made.append(d)
@@ -258,6 +260,24 @@ class WebhookDispatcher:
                 result["passed"] = True
             d.state = "delivered" if result["passed"] else "failed"
         hook.validation = result
+        hook.validated_at = self.world.now()
+        if result["passed"]:
+            hook.revalidation_failed = False
+        return result
+
+    async def revalidate_if_due(self) -> dict[str, Any] | None:
+        """Zoom re-validates a saved endpoint every 72 hours (docs/zoom.md#webhook-revalidation);
+        the emulator does it whenever its clock has passed that mark. A failure stops events
+        (switch `failed_revalidation_stops_events`) until a validation passes again."""
+        hook = self.world.webhook
+        if not hook.url:
+            return None
+        if hook.validated_at is None:
+            hook.validated_at = self.world.started_at
+        if self.world.now() - hook.validated_at < self.world.config.revalidate_every:
+            return None
+        result = await self.validate()
+        hook.revalidation_failed = not result["passed"]
         return result
 
     async def settle(self, timeout: float = 30.0, only: list[Delivery] | None = None) -> bool:

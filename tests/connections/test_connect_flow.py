@@ -106,7 +106,8 @@ async def test_connect_through_the_consent_page(api, emulator):
     assert body["status_reason"] is None and body["connected_at"]
     row = await row_of(api.services, org_id)
     assert row.zoom_account_id == "emu-acme" and row.zoom_user_id
-    assert set(row.scopes.split()) == {"meeting:write:admin", "user:read:admin", "recording:read:admin"}
+    assert {"meeting:write:meeting", "meeting:read:meeting", "meeting:read:list_meetings",
+            "user:read:user"} <= set(row.scopes.split())
     assert await api.services.redis.exists(state_key(state)) == 0  # consumed
 
 
@@ -264,16 +265,15 @@ async def test_another_orgs_key_gets_404_and_no_data(api, emulator):
     assert (await api.http.get(f"/v1/orgs/{org_a}/integrations/zoom")).status_code == 401
 
 
-async def test_scopes_zoom_did_not_grant_are_warned_about(api, emulator):
-    """An OAuth app configured without the recording scope: the connection works, with a warning."""
+async def _connect_with_app(api, emulator, client_id: str, scopes: list[str], org_name: str):
     settings = api.services.settings
     await emulator.control.register_client(
-        "emu-narrow-client", "emu-narrow-secret", scopes=["meeting:write:admin", "user:read:admin"],
+        client_id, f"{client_id}-secret", scopes=scopes,
         redirect_uris=[settings.zoom_redirect_uri_or_default])
     narrow = type(api.services)(**{**api.services.__dict__, "settings": settings.model_copy(
-        update={"zoom_client_id": "emu-narrow-client", "zoom_client_secret": "emu-narrow-secret"})})
+        update={"zoom_client_id": client_id, "zoom_client_secret": f"{client_id}-secret"})})
     runner, url = await start_api(narrow)
-    org_id, headers = await api.new_org("Narrow Scopes Ltd")
+    org_id, headers = await api.new_org(org_name)
     try:
         async with httpx.AsyncClient(base_url=url) as c:
             authorize = (await c.post(f"/v1/orgs/{org_id}/integrations/zoom/connect", headers=headers)).json()
@@ -281,8 +281,27 @@ async def test_scopes_zoom_did_not_grant_are_warned_about(api, emulator):
             assert (await finish_connect_as(url, headers, location)).status_code == 303
     finally:
         await runner.cleanup()
+    return await status(api, org_id, headers)
 
-    body = await status(api, org_id, headers)
+
+async def test_scopes_zoom_did_not_grant_are_warned_about(api, emulator):
+    """An older (classic) app configured without the recording scope: works, with a warning."""
+    body = await _connect_with_app(api, emulator, "emu-narrow-client",
+                                   ["meeting:write:admin", "user:read:admin"], "Narrow Scopes Ltd")
     assert body["status"] == "active"
     [warning] = body["warnings"]
     assert warning["code"] == "missing_scopes" and "recording:read:admin" in warning["message"]
+
+
+async def test_a_granular_grant_missing_meeting_reads_is_named_in_granular_scopes(api, emulator):
+    """A new user-managed app that can create but not read or list meetings: the old check let it
+    pass, then GET /meetings/{id} and the lost-create recovery failed with 4700."""
+    body = await _connect_with_app(api, emulator, "emu-granular-narrow", [
+        "user:read:user", "user:read:settings", "meeting:write:meeting", "meeting:update:meeting",
+        "meeting:delete:meeting", "cloud_recording:read:list_recording_files"], "Granular Ltd")
+    assert body["status"] == "active"
+    [warning] = body["warnings"]
+    assert warning["code"] == "missing_scopes"
+    assert "meeting:read:meeting (to check a meeting's state)" in warning["message"]
+    assert "meeting:read:list_meetings" in warning["message"]
+    assert ":admin" not in warning["message"]

@@ -1,31 +1,58 @@
-"""Which grants count as the scopes the service needs (classic or granular), and the messages."""
+"""Which grants cover every Zoom call the service makes (classic or granular), and the messages."""
 
 from __future__ import annotations
 
 from connections.warnings import connect_warnings, missing_scopes
+from zoom.scopes import GRANULAR_SCOPES, NEEDS
 
 ADMIN = ["meeting:write:admin", "user:read:admin", "recording:read:admin"]
-GRANULAR = ["meeting:write:meeting:admin", "meeting:update:meeting:admin", "meeting:delete:meeting:admin",
-            "user:read:user:admin", "cloud_recording:read:list_recording_files:admin"]
+CLASSIC_USER = ["meeting:write", "user:read", "recording:read"]
+GRANULAR = ["meeting:write:meeting", "meeting:read:meeting", "meeting:update:meeting",
+            "meeting:delete:meeting", "meeting:read:list_meetings", "user:read:user",
+            "cloud_recording:read:list_recording_files"]
+
+
+def test_every_client_call_has_a_scope_in_both_vocabularies():
+    import inspect
+
+    import zoom.client
+    calls = {n.call for n in NEEDS}
+    public = {name for name, f in vars(zoom.client.ZoomApi).items()
+              if not name.startswith("_") and (inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f))}
+    # every REST call the client makes is in the table (get_user shares get_me's scope)
+    assert public - {"get_user"} == calls
+    assert set(GRANULAR_SCOPES) == set(GRANULAR)
 
 
 def test_the_requested_classic_or_granular_scopes_are_enough():
     assert missing_scopes(ADMIN) == []
     assert missing_scopes(" ".join(ADMIN)) == []
+    assert missing_scopes(CLASSIC_USER) == []
     assert missing_scopes(GRANULAR) == []
-    assert missing_scopes([s.removesuffix(":admin") for s in GRANULAR]) == []
-    assert connect_warnings(2, ADMIN) == []
+    assert missing_scopes([f"{s}:admin" for s in GRANULAR]) == []
+    assert connect_warnings(2, " ".join(GRANULAR)) == []
 
 
-def test_each_missing_scope_is_named_with_what_it_is_for():
-    assert missing_scopes(["user:read:admin"]) == ["meeting:write:admin", "recording:read:admin"]
-    # Granular: creating is not enough, the service also reschedules and cancels.
-    assert missing_scopes(["meeting:write:meeting", "user:read:user",
-                           "cloud_recording:read:list_recording_files"]) == ["meeting:write:admin"]
-    [warning] = connect_warnings(2, ["meeting:write:admin", "user:read:admin"])
+def test_granular_grant_without_reading_or_listing_meetings_is_caught():
+    # The old check passed this grant; Zoom then answers 4700 on GET /meetings/{id} and on the
+    # host's meeting list used by the lost-create recovery.
+    narrow = [s for s in GRANULAR if s not in ("meeting:read:meeting", "meeting:read:list_meetings")]
+    assert missing_scopes(narrow) == ["meeting:read:meeting", "meeting:read:list_meetings"]
+    [warning] = connect_warnings(2, narrow)
     assert warning["code"] == "missing_scopes"
+    assert "meeting:read:meeting (to check a meeting's state)" in warning["message"]
+    assert "meeting:write" not in warning["message"].replace("meeting:write:meeting", "")
+
+
+def test_missing_scopes_are_named_in_the_apps_own_vocabulary():
+    assert missing_scopes(["user:read:admin"]) == ["meeting:write:admin", "recording:read:admin"]
+    assert missing_scopes(["user:read"]) == ["meeting:write", "recording:read"]
+    [warning] = connect_warnings(2, ["meeting:write:admin", "user:read:admin"])
     assert "recording:read:admin (to fetch cloud recordings and transcripts)" in warning["message"]
+    assert "cloud_recording" not in warning["message"]
     assert "reconnect" in warning["message"]
+    assert missing_scopes(["user:read:user"])[0] == "meeting:write:meeting"
+    assert missing_scopes("") == list(GRANULAR_SCOPES)
 
 
 def test_host_type_warnings():

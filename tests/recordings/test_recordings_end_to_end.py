@@ -85,11 +85,14 @@ async def test_book_meet_record_transcribe_then_download_and_serve(api, emulator
     audio = await api.http.get(url.replace(mp4["id"], recordings["M4A"]["id"]), headers=headers)
     assert audio.headers["content-type"] == "audio/mp4"
 
-    # The transcript as text beside the recording (the emulator's bytes are not WebVTT: put a real one).
+    # The emulator's media are real: a playable MP4 and a WebVTT transcript with speaker names.
+    assert whole.content[4:8] == b"ftyp" and audio.content[4:8] == b"ftyp"
+    served = await api.http.get(f"/v1/orgs/{org_id}/bookings/{booking['id']}/transcript", headers=headers)
+    assert served.status_code == 200
+    assert [c["speaker"] for c in served.json()["cues"][:2]] == ["Alex Rivera", "Sam Participant"]
+    # Another transcript in place of the stored one is what the page then reads.
     rows = await file_rows(api.services, booking["id"])
     store = RecordingStore.from_settings(api.services.settings)
-    unreadable = await api.http.get(f"/v1/orgs/{org_id}/bookings/{booking['id']}/transcript", headers=headers)
-    assert unreadable.status_code == 422 and unreadable.json()["error"]["code"] == "transcript_unreadable"
     store.stored(rows["TRANSCRIPT"].storage_path).write_text(TRANSCRIPT_VTT)
     text = await api.http.get(f"/v1/orgs/{org_id}/bookings/{booking['id']}/transcript", headers=headers)
     assert text.status_code == 200

@@ -119,7 +119,7 @@ async def test_code_exchange_with_pkce(emu, oauth: ZoomOAuth, api_for) -> None:
     assert tokens.refresh_token is not None
     assert tokens.token_type.lower() == "bearer"
     assert 0 < tokens.expires_in <= 3600
-    assert "meeting:write:admin" in tokens.scope
+    assert "meeting:write:meeting" in tokens.scope
     assert tokens.api_url
 
     me = await api_for(tokens.access_token.get_secret_value()).get_me()

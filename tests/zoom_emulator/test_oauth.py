@@ -45,7 +45,7 @@ async def test_consent_page_shows_app_scopes_users_and_buttons(http):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     page = r.text
     assert "Converge IDI (emulator)" in page
-    for scope in ("meeting:write:admin", "user:read:admin", "recording:read:admin"):
+    for scope in ("meeting:write:meeting", "user:read:user", "meeting:read:list_meetings"):
         assert scope in page
     assert "<select name='user' required>" in page and "alex@acme.test" in page
     # Nobody is preselected, not even the login hint: the person picks the user to authorize.
@@ -94,8 +94,11 @@ async def test_code_exchange_returns_zoom_shaped_tokens(http, emu):
     assert set(body) == {"access_token", "token_type", "refresh_token", "expires_in", "scope",
                          "api_url"}
     assert body["token_type"] == "bearer" and body["expires_in"] == 3599
-    assert body["scope"].split(" ") == ["meeting:write:admin", "user:read:admin",
-                                        "recording:read:admin"]
+    # the default app is a granular user-managed app, as Zoom creates them today
+    assert body["scope"].split(" ") == [
+        "user:read:user", "user:read:settings", "meeting:write:meeting", "meeting:read:meeting",
+        "meeting:update:meeting", "meeting:delete:meeting", "meeting:read:list_meetings",
+        "cloud_recording:read:list_recording_files"]
     assert body["api_url"] == emu.base_url
     assert r.headers["Cache-Control"] == "no-store"
     # opaque: not a JWT, and never the same twice

@@ -245,3 +245,43 @@ async def test_recordings_need_a_recording_scope(http, emu):
     assert r.status_code == 401 and r.json()["code"] == 4700
     r = await download(http, result["files"][0]["download_url"], token)
     assert r.headers["content-type"].startswith("text/html")
+
+
+async def test_default_files_are_real_media_and_large_ones_keep_the_pattern(http, emu):
+    _, result = await recorded(emu, http, ["MP4", "M4A", "TRANSCRIPT",
+                                           {"file_type": "MP4", "size": 3 * (1 << 20)}])
+    token = result["download_token"]
+    got = {}
+    for f in result["files"]:
+        r = await http.get(f["download_url"], headers=bearer(token), follow_redirects=True)
+        assert r.status_code == 200
+        got.setdefault(f["file_type"], []).append(r.content)
+    small_mp4, big_mp4 = got["MP4"]
+    assert small_mp4[4:8] == b"ftyp" and b"moov" in small_mp4 and b"avc1" in small_mp4
+    assert len(small_mp4) < 64 * 1024
+    assert got["M4A"][0][4:8] == b"ftyp" and b"mp4a" in got["M4A"][0]
+    vtt = got["TRANSCRIPT"][0].decode()
+    assert vtt.startswith("WEBVTT") and "\nAlex Rivera: " in vtt and "\nSam Participant: " in vtt
+    big = [f for f in result["files"] if f["size"] == 3 * (1 << 20)][0]
+    assert hashlib.sha256(big_mp4).hexdigest() == expected_sha256(big["file_key"], big["size"])
+    assert big_mp4[4:8] != b"ftyp"
+
+
+async def test_recording_completed_lists_participant_audio_files(hooked, receiver):
+    emu = hooked
+    await emu.control.config(participant_audio=True)  # Zoom's account setting, off by default
+    async with httpx.AsyncClient(base_url=emu.base_url) as http:
+        _, result = await recorded(emu, http, ["MP4"])
+        await emu.control.settle()
+        [event] = [d["payload"] for d in await emu.control.deliveries("recording.completed")]
+        audio = event["payload"]["object"]["participant_audio_files"]
+        assert [a["file_name"] for a in audio] == [p["file_name"] for p in result["participant_files"]]
+        assert len(audio) == 2 and all(a["file_type"] == "M4A" for a in audio)
+        assert set(audio[0]) >= {"id", "recording_start", "recording_end", "file_name", "file_type",
+                                 "file_extension", "file_size", "download_url", "status"}
+        r = await http.get(audio[0]["download_url"], headers=bearer(event["download_token"]),
+                           follow_redirects=True)
+        assert r.status_code == 200 and r.content[4:8] == b"ftyp"
+        listed = await http.get(f"/v2/meetings/{event['payload']['object']['id']}/recordings",
+                                headers=await s2s_headers(emu))
+        assert len(listed.json()["participant_audio_files"]) == 2

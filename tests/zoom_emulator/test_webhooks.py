@@ -67,30 +67,31 @@ async def test_control_returns_before_the_receiver_answers(hooked, client, recei
     assert d["state"] == "delivered" and d["attempts"][0]["latency_ms"] >= 350
 
 
-async def test_host_concurrency_pro_one_business_two(hooked, client):
+async def test_starting_past_the_hosts_capacity_ends_the_running_meeting(hooked, client):
+    """Pro: 1 at a time; Business: 2. Zoom does not refuse the next start: it ends the running
+    meeting (with its meeting.ended), as the host accepts Zoom's offer to end it."""
     alex = await user_headers(hooked, "alex@acme.test")
     a1, a2 = await create_meeting(client, alex), await create_meeting(client, alex)
-    await hooked.control.start_meeting(a1["id"])
-    with pytest.raises(httpx.HTTPStatusError) as err:
-        await hooked.control.start_meeting(a2["id"])
-    assert err.value.response.status_code == 409
-    assert "currently in progress" in err.value.response.json()["message"]
-    await hooked.control.end_meeting(a1["id"])
-    await hooked.control.start_meeting(a2["id"])  # free again
+    first = await hooked.control.start_meeting(a1["id"])
+    second = await hooked.control.start_meeting(a2["id"], wait=True)
+    assert second["ended_running"] == [{"id": a1["id"], "uuid": first["uuid"],
+                                        "ended_at": second["ended_running"][0]["ended_at"]}]
+    [ended] = await hooked.control.deliveries("meeting.ended")
+    assert ended["payload"]["payload"]["object"]["uuid"] == first["uuid"]
+    states = {m["id"]: m["status"] for m in await hooked.control.meetings("alex@acme.test")}
+    assert (states[a1["id"]], states[a2["id"]]) == ("waiting", "started")
 
     s2s = await s2s_headers(hooked)
     ms = [await create_meeting(client, s2s, "host1@system.converge.test") for _ in range(3)]
     await hooked.control.start_meeting(ms[0]["id"])
-    await hooked.control.start_meeting(ms[1]["id"])
-    with pytest.raises(httpx.HTTPStatusError) as err:
-        await hooked.control.start_meeting(ms[2]["id"])
-    assert err.value.response.status_code == 409
+    assert (await hooked.control.start_meeting(ms[1]["id"]))["ended_running"] == []
+    third = await hooked.control.start_meeting(ms[2]["id"])
+    assert [e["id"] for e in third["ended_running"]] == [ms[0]["id"]]  # the longest-running one
     # a Basic user on any plan: one at a time
     basil = await user_headers(hooked, "basil@acme.test")
     b1, b2 = await create_meeting(client, basil), await create_meeting(client, basil)
     await hooked.control.start_meeting(b1["id"])
-    with pytest.raises(httpx.HTTPStatusError):
-        await hooked.control.start_meeting(b2["id"])
+    assert [e["id"] for e in (await hooked.control.start_meeting(b2["id"]))["ended_running"]] == [b1["id"]]
 
 
 async def test_a_restarted_meeting_gets_a_new_instance_uuid(hooked, client):
@@ -288,3 +289,23 @@ async def test_event_subscription_filter_and_no_endpoint(hooked, client, receive
     await hooked.control.set_webhook(None, events=None)
     await hooked.control.start_meeting(m["id"])
     assert (await hooked.control.deliveries("meeting.started"))[0]["state"] == "no_endpoint"
+
+
+async def test_the_endpoint_is_revalidated_every_72_hours(hooked, client, receiver):
+    assert (await hooked.control.advance_clock(71 * 3600))["revalidation"] is None
+    assert receiver.calls == []
+    result = (await hooked.control.advance_clock(3600 + 1))["revalidation"]
+    assert result["passed"] is True
+    [call] = receiver.calls
+    assert json.loads(call["raw"])["event"] == "endpoint.url_validation"
+    assert (await hooked.control.advance_clock(3600))["revalidation"] is None  # next one in 72 h
+    # A failed re-validation stops events until the endpoint validates again.
+    receiver.validation_secret = "wrong-secret"
+    assert (await hooked.control.advance_clock(72 * 3600))["revalidation"]["passed"] is False
+    m = await ended_meeting(hooked, client)
+    assert {d["state"] for d in await hooked.control.deliveries("meeting.ended")} == {
+        "endpoint_not_validated"}
+    receiver.validation_secret = SECRET
+    assert (await hooked.control.validate_webhook())["passed"] is True
+    await hooked.control.start_meeting(m["id"], wait=True)
+    assert (await hooked.control.deliveries("meeting.started"))[-1]["state"] == "delivered"
