@@ -1,6 +1,6 @@
 """Every setting the service reads, in one object.
 
-Names match the configuration contract in DESIGN.md: clients outside this repo set them, so they
+Names match the configuration contract (README, Configuration): clients outside this repo set them, so they
 never change. Values come from the environment and from a `.env` file in the working directory.
 """
 

@@ -1,5 +1,5 @@
 """Choosing the Zoom host of a booking: the org's own user when its connection works right now,
-otherwise a system host with room at the booking's time (product doc §5, §11).
+otherwise a system host with room at the booking's time (docs/promises.md#8-fallback-with-a-recorded-reason).
 
 Once chosen, the host sticks: a retry, a crashed worker or a re-driven run gets the same answer
 from the booking's meeting or reservation. Only an org user that Zoom itself rejects before any
@@ -106,7 +106,7 @@ class BookingHostActivities:
             return reason
         except ZoomError as exc:
             # The refresh failed without killing the grant (Zoom's token endpoint down, or our
-            # OAuth app refused): product doc §11 falls back rather than leave the booking
+            # OAuth app refused): the fallback rule (docs/promises.md#8-fallback-with-a-recorded-reason) falls back rather than leave the booking
             # waiting. A hiccup gets a few tries first, unless the interview is close.
             if isinstance(exc, ZoomTransientError) and not _stop_waiting_for_refresh(inp):
                 raise

@@ -262,7 +262,7 @@ class BookingMeetingActivities:
     async def _user_gone(self, host: BookingHost, api: ZoomApi | None) -> ApplicationError:
         if host.kind == "org":
             # The connected Zoom user was deleted or left the account: nothing can be hosted
-            # there until the org reconnects (zoom-facts §5, code 1001). Only the grant Zoom
+            # there until the org reconnects (docs/zoom.md#error-codes, code 1001). Only the grant Zoom
             # answered about expires, not a reconnect made a moment ago.
             await self._services.tokens.mark_expired(
                 host.connection_id, "zoom_user_not_found",

@@ -1,6 +1,6 @@
 """One recording file, streamed from Zoom into the recording store: whole, checked, hashed, resumable.
 
-What goes wrong with Zoom downloads in the wild (peer lessons B6, B7), and what this does about it:
+What goes wrong with Zoom downloads in the wild (docs/zoom.md#recording-downloads, #large-files), and what this does about it:
 - The webhook's `download_token` expires (about a day), and a refused download is often a 200
   HTML page ("Only the host can download this recording"), not an error: a text/html answer, a
   401/403, or a body that starts like HTML all mean "ask for a fresh token" - a

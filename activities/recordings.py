@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("recordings")
 
-BASIC_USER = 1  # Zoom user type 1: no cloud recording (zoom-facts §3, §5)
+BASIC_USER = 1  # Zoom user type 1: no cloud recording (docs/zoom.md#user-types-and-cloud-recording)
 
 
 async def host_api(services: Services, meeting: Meeting) -> ZoomApi:

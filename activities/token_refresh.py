@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 # manager refreshes. Zoom access tokens live 1 hour; three 5-minute sweeps fit in 15 minutes.
 ACCESS_TOKEN_MARGIN = TokenManager.REFRESH_AHEAD
 # Refresh tokens rotate on use and Zoom's lifetime for an unused one is unsettled (15 years vs
-# ~90 days, zoom-facts §1): refreshing an idle connection weekly keeps it alive either way.
+# ~90 days, docs/zoom.md#refresh-token-lifetime): refreshing an idle connection weekly keeps it alive either way.
 IDLE_REFRESH_AFTER = timedelta(days=7)
 # Refreshes in flight at once per page: gentle on Zoom's token endpoint and the DB pool (10).
 CONCURRENCY = 10

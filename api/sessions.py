@@ -1,4 +1,4 @@
-"""Sessions: the study an org books interviews into (product doc §5, "Create Session").
+"""Sessions: the study an org books interviews into (the "Create Session" step users are shown).
 
 Only in-depth interviews on the Zoom App provider get Zoom meetings from this service; other kinds
 and providers can be created (Converge has them) but cannot take bookings here.

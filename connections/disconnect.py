@@ -2,7 +2,7 @@
 
 Either way the tokens are destroyed (ciphertext set to NULL, not just flagged) and the row stays,
 status `disconnected` or `revoked`, so that meetings, recordings and transcripts made under it keep
-their link to it and nothing historical is deleted (promise 7). A revoke that fails at Zoom does not
+their link to it and nothing historical is deleted (docs/promises.md#7-disconnecting-deletes-no-history). A revoke that fails at Zoom does not
 keep the connection alive here: without the tokens Converge cannot act for the org any more, and
 the answer says so, so the org can also remove the app in Zoom.
 

@@ -4,7 +4,7 @@ still the Zoom user the org is connected as.
 An org's connection row is reused when the org reconnects, even as a different Zoom user, and
 meetings point at that row. The new user's token cannot see the old user's meetings: Zoom answers
 3001/404, which reads as "the meeting is gone", so a cancel would report a deletion that never
-happened and the meeting would stay open at Zoom (promises 1 and 8). So the meeting's host, as
+happened and the meeting would stay open at Zoom (docs/promises.md#1-one-meeting-per-booking, #8-fallback-with-a-recorded-reason). So the meeting's host, as
 Zoom named it when the meeting was made, is compared with the connection's user before acting,
 and again after an answer that would mean "gone" (a reconnect may land during the call).
 """

@@ -1,6 +1,6 @@
 """The one place that hands out Zoom access tokens: an org's (OAuth) and the system account's (S2S).
 
-Why it is built like this (peer lessons B1, zoom-facts §1-2):
+Why it is built like this (docs/zoom.md#token-rotation, docs/promises.md#3-one-refresh-and-no-rotated-token-lost):
 - Zoom rotates refresh tokens: each works once. Two workers refreshing with the same one leave
   the loser with `invalid_grant`, and a careless loser then marks a healthy connection dead. So a
   refresh runs under a Redis lock per connection, re-reads the row once it holds the lock (another

@@ -2,7 +2,7 @@
 
 Peers found these out after the fact: an unrecorded interview under a Basic host, a meeting that
 could not be created for an unlicensed user, a scope the admin never approved, a connection that
-died because the same Zoom user was connected somewhere else (peer lessons B2, C9). Each warning is
+died because the same Zoom user was connected somewhere else (docs/zoom.md#re-authorization-elsewhere, #user-types-and-cloud-recording). Each warning is
 `{"code", "message"}`; the message says what it means and what to do.
 """
 

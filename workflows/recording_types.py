@@ -44,7 +44,7 @@ class FileFailure:
 class RecordingTimings(BaseModel):
     """How long the booking waits for Zoom after the call, and how often it asks Zoom itself.
 
-    Zoom usually reports a recording 5-30 minutes after the call (product doc) but its webhooks
+    Zoom usually reports a recording 5-30 minutes after the call (docs/zoom.md#recordings) but its webhooks
     can be hours late or lost, and a transcript comes in its own later event. The workflow waits
     for the webhook first and only then polls, doubling the interval, so a healthy webhook path
     costs no API calls. The activity that plans the wait returns these, so they sit in history.

@@ -4,7 +4,7 @@ Callers never look at HTTP statuses or Zoom codes: they catch one of these class
 - `ZoomTransientError`: try again later (5xx, network, per-second 429, bodies that are not ours).
 - `ZoomTokenRejected`: drop the cached access token and get another one.
 - `ZoomGrantDead`: the refresh token (or authorization code) will never work again; the
-  connection needs the user to reconnect. Retrying only gets the app flagged (peer lessons B1).
+  connection needs the user to reconnect. Retrying only gets the app flagged (docs/zoom.md#dead-refresh-tokens).
 - `ZoomClientAuthError`: our own app credentials are wrong; nothing a user can fix.
 - `ZoomDailyLimit`: this host is done for the day; `.retry_at` says when it may try again.
 - the rest are permanent answers about the request (no licence, no such user/meeting/recording,
@@ -28,7 +28,7 @@ _MAX_MESSAGE = 300
 _DAILY_CAP_MESSAGE = re.compile(
     r"maximum of \d+ meetings can be created/updated for a single user in one day", re.I
 )
-# Token-endpoint codes (zoom-facts §1): the grant, code or refresh token is unusable for good.
+# Token-endpoint codes (docs/zoom.md#error-codes): the grant, code or refresh token is unusable for good.
 _DEAD_GRANT_CODES = {4711, 4733, 4734, 4735, 4737, 4738, 4740, 4741}
 _CLIENT_AUTH_CODES = {4702, 4704, 4717}
 # Above this, a numeric rate-limit reset header is an epoch timestamp, not a number of seconds.

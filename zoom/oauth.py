@@ -227,7 +227,7 @@ class ZoomS2S(_TokenEndpoint):
 
     async def fetch_token(self) -> TokenSet:
         """A new account token (1 hour, no refresh token). Cache it per account: a burst of
-        fetches has invalidated earlier tokens at times (zoom-facts §2)."""
+        fetches has invalidated earlier tokens at times (docs/zoom.md#server-to-server-oauth)."""
         return await self._token(
             {"grant_type": "account_credentials", "account_id": self._account_id}
         )

@@ -41,6 +41,8 @@ NEEDS: tuple[Need, ...] = (
          "meeting:read:list_meetings", ("meeting:write", "meeting:read")),
     Need("get_recordings", "fetch cloud recordings and transcripts",
          "cloud_recording:read:list_recording_files", ("recording:read", "recording:write")),
+    Need("past_meeting_participants", "read who attended when participant webhooks were missed",
+         "meeting:read:list_past_participants", ("meeting:write", "meeting:read")),
 )
 
 # The granular scopes a new user-managed app adds, in the order the README lists them.

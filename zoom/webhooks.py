@@ -26,7 +26,7 @@ TIMESTAMP_HEADER = "x-zm-request-timestamp"
 URL_VALIDATION_EVENT = "endpoint.url_validation"
 
 # Timestamps this large are milliseconds. Zoom's unit is seconds as far as anyone has seen
-# (zoom-facts §6, UNVERIFIED), so accept either rather than reject every event if that changes.
+# (docs/zoom.md#webhook-signatures, UNVERIFIED), so accept either rather than reject every event if that changes.
 _MILLISECONDS_THRESHOLD = 10**11
 
 
@@ -51,7 +51,7 @@ def verify_signature(
 ) -> bool:
     """True when `signature` matches `raw_body` under any of `secrets` and the timestamp is fresh.
 
-    `max_age_seconds` should cover Zoom's retry horizon (~85 minutes, zoom-facts §6), since a
+    `max_age_seconds` should cover Zoom's retry horizon (~85 minutes, docs/zoom.md#webhook-retries-and-duplicates), since a
     retried delivery may keep its original timestamp; replays inside the window are harmless
     because events are deduplicated. Clocks may drift a little, but not by hours, so timestamps
     from the future get a much smaller allowance.
@@ -382,7 +382,7 @@ def dedupe_key(event: WebhookEvent) -> str | None:
     """A key equal for every delivery of the same event, or None for events never deduplicated.
 
     Built from what identifies the event, not from delivery details (`event_ts`, headers, byte
-    layout), since retries are not guaranteed to repeat those (peer lessons B4). Recording events
+    layout), since retries are not guaranteed to repeat those (docs/zoom.md#webhook-retries-and-duplicates). Recording events
     include the file set: Zoom may send one `recording.completed` per rendered file, and each new
     set must get through.
     """

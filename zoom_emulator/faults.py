@@ -113,7 +113,7 @@ class FaultBook:
 
 
 def _category(request: web.Request) -> str:
-    # Zoom's rate-limit label of the endpoint (zoom-facts.md §4)
+    # Zoom's rate-limit label of the endpoint (docs/zoom.md#rate-limits-and-the-daily-cap)
     if request.path.endswith("/meetings") and request.path.startswith("/v2/users/"):
         return "Medium"
     return "Light"

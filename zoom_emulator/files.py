@@ -1,6 +1,6 @@
 """Recording files: their JSON, who may download them, and their bytes.
 
-Downloads work as at Zoom (zoom-facts.md §6): `download_url` takes a bearer token in the
+Downloads work as at Zoom (docs/zoom.md#recording-downloads): `download_url` takes a bearer token in the
 Authorization header only - the webhook's `download_token`, a `download_access_token`, or the
 host's own OAuth access token with a recording scope (an S2S token of the host's account counts)
 - and answers 302 to a pre-signed file URL. Anything else gets 200 text/html "Only the host can

@@ -1,6 +1,6 @@
 """Zoom's OAuth endpoints (zoom.us side): consent page, token endpoint, revoke.
 
-What it copies from Zoom, including the unpleasant parts (zoom-facts.md §1-2):
+What it copies from Zoom, including the unpleasant parts (docs/zoom.md#token-rotation, #server-to-server-oauth):
 - authorization codes live 5 minutes and work once; redirect_uri must match; PKCE is checked;
 - a refresh token works exactly once: the refresh rotates it and the old one answers
   400 {"reason":"Invalid Token!","error":"invalid_grant"} forever after;

@@ -159,14 +159,12 @@ def entry_json(meeting: Meeting, j: Join) -> dict[str, Any]:
 
 
 async def past_meeting_participants(request: web.Request) -> web.Response:
-    from .oauth import has_scope, may_act_on
-    from .rest import authenticate, decode_meeting_ref
+    from .oauth import may_act_on
+    from .rest import authenticate, decode_meeting_ref, require_scope
 
     world = emulator(request).world
     grant = authenticate(request)
-    if not has_scope(grant, "meeting:participants"):
-        raise ZoomError(400, 4711, "Invalid access token, does not contain scopes:"
-                                   "[meeting:read:list_past_participants, meeting:read:list_past_participants:admin].")
+    require_scope(grant, "meeting:participants")
     raw = request.raw_path.split("?", 1)[0]
     ref = decode_meeting_ref(raw[len("/v2/past_meetings/"):-len("/participants")])
     instance = world.instances.get(ref)

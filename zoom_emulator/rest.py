@@ -1,6 +1,6 @@
 """Zoom's REST API (`/v2`): users, meetings, meeting recordings.
 
-Copies Zoom's contract and its traps (zoom-facts.md §3-7): meeting ids are int64 numbers above
+Copies Zoom's contract and its traps (docs/zoom.md#meetings to #meeting-ids-and-uuids): meeting ids are int64 numbers above
 2**32; some uuids start with '/' or contain '//' and then resolve only when double-encoded;
 user tokens act only on their own user ('me'), S2S tokens on any user of their account; errors
 come as `{"code","message"}` with Zoom's codes; the per-user daily cap on creates and updates

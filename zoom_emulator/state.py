@@ -27,11 +27,11 @@ DEFAULT_APP_NAME = "Converge IDI (emulator)"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8000/v1/integrations/zoom/callback"
 # The default app is what a customer creates today: a user-managed (General) app, which Zoom gives
 # granular user-level scopes only (docs/zoom.md#scopes). `default_app: "classic"` plays an older
-# account-level app with the classic admin scopes the product doc lists.
+# account-level app with the classic admin scopes older apps were given.
 GRANULAR_SCOPES = (
     "user:read:user", "user:read:settings", "meeting:write:meeting", "meeting:read:meeting",
     "meeting:update:meeting", "meeting:delete:meeting", "meeting:read:list_meetings",
-    "cloud_recording:read:list_recording_files",
+    "cloud_recording:read:list_recording_files", "meeting:read:list_past_participants",
 )
 CLASSIC_SCOPES = ("meeting:write:admin", "user:read:admin", "recording:read:admin")
 DEFAULT_SCOPES = GRANULAR_SCOPES
@@ -80,7 +80,7 @@ USER_BASIC, USER_LICENSED, USER_NO_MEETINGS = 1, 2, 4
 class Config:
     """Switches and knobs. Every field can be changed at run time (PATCH /_emulator/config).
 
-    Fields marked UNVERIFIED play one of the answers zoom-facts.md could not settle; the other
+    Fields marked UNVERIFIED play one of the answers docs/zoom.md marks UNVERIFIED; the other
     answer is one PATCH away so the service can be tested against both.
     """
 

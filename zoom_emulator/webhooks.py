@@ -1,6 +1,6 @@
 """Webhook events: their shapes, Zoom's signature, and delivery with Zoom's retry schedule.
 
-Signature (zoom-facts.md §6): `x-zm-signature: v0=<hex HMAC-SHA256(secret, "v0:{ts}:{body}")>`
+Signature (docs/zoom.md#webhook-signatures): `x-zm-signature: v0=<hex HMAC-SHA256(secret, "v0:{ts}:{body}")>`
 with `x-zm-request-timestamp` (Unix seconds; ms by switch) over a compact JSON body that keeps
 non-ASCII characters raw - a receiver that re-serialises the JSON instead of hashing the raw body
 gets a mismatch, as it would with Zoom.

@@ -5,8 +5,8 @@ The order of checks is the order of trust:
    constant-time compare, against the current and the previous secret so a secret rotation loses
    nothing. No valid signature: 401 and nothing is stored or changed.
 2. Timestamp window: `x-zm-request-timestamp` may be up to 90 minutes old and 5 minutes ahead.
-   Zoom retries an unanswered event after 5, 20 and 60 minutes (about 85 minutes in all, zoom-facts
-   §6) and whether a retry is re-signed with a new timestamp is not known, so the window must
+   Zoom retries an unanswered event after 5, 20 and 60 minutes (about 85 minutes in all,
+   docs/zoom.md#webhook-retries-and-duplicates) and whether a retry is re-signed with a new timestamp is not known, so the window must
    cover the whole retry horizon or a retry of a slow first delivery would be refused. A replay
    inside the window is harmless: the inbox stores each event once (dedupe key) and a workflow
    ignores an event id it has.
@@ -55,7 +55,7 @@ from zoom.webhooks import (
 routes = web.RouteTableDef()
 DELIVERY = web.AppKey("signal_delivery", SignalDelivery)
 
-# Zoom retries for about 85 minutes, possibly with the original timestamp (zoom-facts §6).
+# Zoom retries for about 85 minutes, possibly with the original timestamp (docs/zoom.md#webhook-retries-and-duplicates).
 MAX_AGE_SECONDS = 90 * 60
 
 

@@ -1,4 +1,4 @@
-"""Promise 1: one booking makes at most one Zoom meeting, whatever is lost or killed on the way.
+"""Promise 1 (docs/promises.md#1-one-meeting-per-booking): one booking makes at most one Zoom meeting, whatever is lost or killed on the way.
 
 Zoom has no idempotency key for creating a meeting. These tests lose the answer of a create that
 Zoom carried out (the emulator's commit-then-drop), and SIGKILL the worker process while its

@@ -1,4 +1,4 @@
-"""Who hosts a booking's meeting (promise 8), against the real worker, Temporal and the emulator.
+"""Who hosts a booking's meeting (docs/promises.md#8-fallback-with-a-recorded-reason), against the real worker, Temporal and the emulator.
 
 An org whose Zoom connection works gets the meeting on its own Zoom user; every other state of the
 connection (none, disconnected, expired, revoked, a refresh Zoom refuses now, a Zoom user that no

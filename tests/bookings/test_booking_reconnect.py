@@ -1,4 +1,4 @@
-"""Promises 1 and 8 across a reconnect: an org that reconnects as a different Zoom user keeps its
+"""Promises 1 and 8 (docs/promises.md) across a reconnect: an org that reconnects as a different Zoom user keeps its
 connection row, but its old meetings still belong to the old user. Acting on them with the new
 user's token would read Zoom's "not yours" (3001) as "gone": a cancel would say deleted while the
 meeting stays open. They are refused with org_connection_lost instead (review #6)."""

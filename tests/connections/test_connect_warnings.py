@@ -9,7 +9,7 @@ ADMIN = ["meeting:write:admin", "user:read:admin", "recording:read:admin"]
 CLASSIC_USER = ["meeting:write", "user:read", "recording:read"]
 GRANULAR = ["meeting:write:meeting", "meeting:read:meeting", "meeting:update:meeting",
             "meeting:delete:meeting", "meeting:read:list_meetings", "user:read:user",
-            "cloud_recording:read:list_recording_files"]
+            "cloud_recording:read:list_recording_files", "meeting:read:list_past_participants"]
 
 
 def test_every_client_call_has_a_scope_in_both_vocabularies():

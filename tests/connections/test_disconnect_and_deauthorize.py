@@ -1,7 +1,7 @@
 """Ending a connection: the org disconnects, or the Zoom user removes the app (signed webhook).
 
-Both destroy the tokens and keep every meeting and recording (promise 7); a webhook with a bad
-or missing signature changes nothing (promise 5's first half, for this event).
+Both destroy the tokens and keep every meeting and recording (docs/promises.md#7-disconnecting-deletes-no-history); a webhook with a bad
+or missing signature changes nothing (docs/promises.md#5-webhooks-are-signed-answered-fast-and-applied-once, first half).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Promise 4 for connections: no token in plaintext in logs, API responses or the database.
+"""Promise 4 (docs/promises.md#4-no-token-in-plaintext) for connections: no token in plaintext in logs, API responses or the database.
 
 The tokens looked for are every access and refresh token the emulator ever issued (read from its
 in-process state, test-only), so a token the service received but never meant to keep counts too.

@@ -1,4 +1,4 @@
-"""The product doc's walk-through in a real browser (Chromium), against the real stack.
+"""The README's walk-through in a real browser (Chromium), against the real stack.
 
 Sign in with the org's key → Integrations says meetings run on Converge's Zoom → a first booking
 lands on Converge's account with that reason → Connect Zoom through the emulator's consent page →

@@ -1,4 +1,4 @@
-"""Promise 2 at the level of one download: every file Zoom announces is stored once, whole and
+"""Promise 2 (docs/promises.md#2-every-recording-file-stored-once-and-whole) at the level of one download: every file Zoom announces is stored once, whole and
 size-checked, or says why not. The activities run as Temporal would run them (ActivityEnvironment,
 heartbeats captured) against the emulator's real file server, the real database and Redis; the
 emulator plays Zoom's failures: an expired download token, a 200 HTML page, a connection cut

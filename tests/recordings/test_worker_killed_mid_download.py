@@ -1,4 +1,4 @@
-"""Promise 2 under the worst timing: the worker process is SIGKILLed in the middle of a 200 MiB
+"""Promise 2 (docs/promises.md#2-every-recording-file-stored-once-and-whole) under the worst timing: the worker process is SIGKILLed in the middle of a 200 MiB
 recording. Another worker takes the download over, continues from the part file with a Range
 request (not from byte 0), and the booking ends with one file, whole, with the right sha256 - and
 the killed worker's memory never grew with the file."""

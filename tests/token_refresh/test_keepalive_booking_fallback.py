@@ -1,5 +1,5 @@
 """After the keep-alive finds an org's grant dead, its next booking is hosted on the system account
-and says why (promise 8). Runs on the shared database, API and an `idi` worker, like bookings do."""
+and says why (docs/promises.md#8-fallback-with-a-recorded-reason). Runs on the shared database, API and an `idi` worker, like bookings do."""
 
 from __future__ import annotations
 

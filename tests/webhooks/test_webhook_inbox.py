@@ -1,4 +1,4 @@
-"""Promise 5, second half: a valid webhook is stored once, answered within Zoom's 3 s whatever
+"""Promise 5 (docs/promises.md#5-webhooks-are-signed-answered-fast-and-applied-once), second half: a valid webhook is stored once, answered within Zoom's 3 s whatever
 Temporal is doing, and reaches its booking's workflow - duplicates once, any order, meeting ids as
 strings or numbers - or waits in the inbox until it can. The booking's workflow is played by a
 SignalRecorder under the booking's workflow id on the real Temporal dev server."""

@@ -1,4 +1,4 @@
-"""Promise 5, first half, through the real HTTP route: a webhook without a valid signature gets 401
+"""Promise 5 (docs/promises.md#5-webhooks-are-signed-answered-fast-and-applied-once), first half, through the real HTTP route: a webhook without a valid signature gets 401
 and changes nothing; bad bodies get a clear 4xx and are not stored; the URL-validation challenge is
 answered as Zoom checks it. Everything valid is stored, whatever the bytes look like."""
 

@@ -1,4 +1,4 @@
-"""ZoomApi against the Zoom emulator over HTTP (zoom-facts §3-7)."""
+"""ZoomApi against the Zoom emulator over HTTP (docs/zoom.md)."""
 
 from __future__ import annotations
 

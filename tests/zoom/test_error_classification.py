@@ -1,4 +1,4 @@
-"""Classification of Zoom error responses (zoom-facts §1, §4, §5): pure functions over a response."""
+"""Classification of Zoom error responses (docs/zoom.md#error-codes, #rate-limits-and-the-daily-cap): pure functions over a response."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Meeting id normalisation and UUID path encoding (zoom-facts §6, §7)."""
+"""Meeting id normalisation and UUID path encoding (docs/zoom.md#meeting-ids-and-uuids)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ZoomOAuth and ZoomS2S against the Zoom emulator over HTTP (zoom-facts §1-2)."""
+"""ZoomOAuth and ZoomS2S against the Zoom emulator over HTTP (docs/zoom.md#token-rotation, #server-to-server-oauth)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Parsing realistic Zoom webhook bodies and their dedupe keys (zoom-facts §6)."""
+"""Parsing realistic Zoom webhook bodies and their dedupe keys (docs/zoom.md#event-payloads)."""
 
 from __future__ import annotations
 

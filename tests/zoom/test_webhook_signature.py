@@ -1,4 +1,4 @@
-"""Webhook signature verification matrix and the URL-validation answer (zoom-facts §6)."""
+"""Webhook signature verification matrix and the URL-validation answer (docs/zoom.md#webhook-signatures, #url-validation)."""
 
 from __future__ import annotations
 
