@@ -4,6 +4,7 @@
   create-org NAME create an organization and print its API key (shown once)
   migrate         bring DATABASE_URL to the newest schema
   rotate-keys     re-encrypt every stored token with the first TOKEN_ENCRYPTION_KEYS key
+  redrive ID      start a failed booking again under its same workflow id
   generate-key    print a new `kid:base64key` entry for TOKEN_ENCRYPTION_KEYS
 """
 
@@ -236,6 +237,26 @@ async def _rotate_keys() -> None:
     print(json.dumps(counts))
 
 
+async def _redrive(booking_id: str) -> int:
+    from api.booking_workflow import NotRedrivable, redrive_booking
+    from services import Services
+    from settings import load_settings
+
+    services = Services.from_settings(load_settings())
+    try:
+        booking = await redrive_booking(services, booking_id)
+    except LookupError:
+        print(f"no booking {booking_id}", file=sys.stderr)
+        return 1
+    except NotRedrivable as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    finally:
+        await services.close()
+    print(json.dumps({"id": booking.id, "status": booking.status, "workflow_id": booking.workflow_id}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from settings import ConfigError
 
@@ -248,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate")
     sub.add_parser("rotate-keys")
     sub.add_parser("generate-key")
+    redrive = sub.add_parser("redrive")
+    redrive.add_argument("booking_id")
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
@@ -258,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_migrate())
         elif args.command == "rotate-keys":
             asyncio.run(_rotate_keys())
+        elif args.command == "redrive":
+            return asyncio.run(_redrive(args.booking_id))
         elif args.command == "generate-key":
             from token_cipher import generate_key
 

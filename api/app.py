@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import bookings, health, integrations, orgs, pages, recordings, sessions
+from api import admin_bookings, bookings, health, integrations, orgs, pages, recordings, sessions
 from api.context import SERVICES
 from api.errors import SHAPED_APP, error_middleware, shape_protocol_errors
 from api.input_guard import input_guard
@@ -14,7 +14,7 @@ from services import Services
 
 # Zoom's recording.completed bodies with many files stay well under this.
 MAX_BODY_BYTES = 1024 * 1024
-ROUTE_MODULES = (health, orgs, integrations, webhooks, sessions, bookings, pages, recordings)
+ROUTE_MODULES = (health, orgs, integrations, webhooks, sessions, bookings, pages, recordings, admin_bookings)
 
 
 def create_app(services: Services) -> web.Application:

@@ -177,3 +177,43 @@ async def signal_booking(services: Services, booking_id: str, signal: ZoomEventS
             return False
         raise
     return True
+
+
+class NotRedrivable(Exception):
+    """The booking is not `failed` (or its workflow still runs): there is nothing to re-drive."""
+
+
+async def redrive_booking(services: Services, booking_id: str) -> Booking:
+    """Start a `failed` booking again under its same workflow id.
+
+    A failed booking's workflow completes normally after recording `failed` (its history stays
+    readable as a finished business outcome), so the ordinary start's ALLOW_DUPLICATE_FAILED_ONLY
+    refuses it. Only this path starts it with ALLOW_DUPLICATE, and only after the row says
+    `failed` and Temporal says the run is closed: a scheduled or completed booking never runs
+    twice. The row goes back to `scheduling` first, since the new run assumes it starts there."""
+    from models import Organization
+
+    async with services.db.session() as s:
+        booking = await s.get(Booking, booking_id)
+        if booking is None:
+            raise LookupError(booking_id)
+        if booking.status != BookingStatus.FAILED:
+            raise NotRedrivable(f"The booking is {booking.status}; only a failed booking can be re-driven.")
+        org = await s.get(Organization, booking.org_id)
+        client = await services.temporal()
+        try:
+            desc = await client.get_workflow_handle(booking.workflow_id).describe()
+            if desc.close_time is None:
+                raise NotRedrivable("The booking's workflow is still running.")
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+        booking.status, booking.status_reason, booking.status_message = BookingStatus.SCHEDULING, None, None
+        s.add(booking)
+        await s.commit()
+        await s.refresh(booking)
+    inp, options = _start_options(booking, org.name)
+    options["id_reuse_policy"] = WorkflowIDReusePolicy.ALLOW_DUPLICATE
+    await client.start_workflow(IdiBookingWorkflow.run, inp, **options)
+    log.info("booking %s: re-driven", booking.id)
+    return booking
