@@ -1,11 +1,13 @@
 """The retention rule for the webhook inbox: closed and ignored rows older than
-INBOX_RETENTION_DAYS are deleted (pending, routed and unrouted ones are still work to do)."""
+INBOX_RETENTION_DAYS are deleted, and so are routed participant events (their names and emails are
+personal data, and what they said lives on in the booking's `attendees` rows, which are the
+interview record). Pending and unrouted rows, and other routed events, are still work or evidence."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import and_, delete, or_
 from sqlmodel import col, select
 from temporalio import activity
 
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from services import Services
 
 RETAINED_UNTIL_DONE = ("closed", "ignored")
+PARTICIPANT_EVENTS = ("meeting.participant_joined", "meeting.participant_left")
 
 
 class InboxRetentionActivities:
@@ -28,7 +31,9 @@ class InboxRetentionActivities:
         cutoff = utcnow() - timedelta(days=self._services.settings.inbox_retention_days)
         async with self._services.db.session() as s:
             ids = select(WebhookEvent.id).where(
-                col(WebhookEvent.route_status).in_(RETAINED_UNTIL_DONE),
+                or_(col(WebhookEvent.route_status).in_(RETAINED_UNTIL_DONE),
+                    and_(WebhookEvent.route_status == "routed",
+                         col(WebhookEvent.event_type).in_(PARTICIPANT_EVENTS))),
                 WebhookEvent.received_at < cutoff).limit(limit)
             result = await s.exec(delete(WebhookEvent).where(col(WebhookEvent.id).in_(ids.scalar_subquery())))
             await s.commit()

@@ -1,5 +1,5 @@
-"""Closed and ignored inbox rows older than INBOX_RETENTION_DAYS go, by a daily Schedule; the
-rest stay."""
+"""Closed and ignored inbox rows, and routed participant events, older than INBOX_RETENTION_DAYS
+go, by a daily Schedule; the rest stay."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from workflows.contract import INBOX_RETENTION_SCHEDULE_ID
 from workflows.inbox_retention import InboxRetentionWorkflow
 
 
-async def add(services, status: str, age_days: float) -> str:
-    row = WebhookEvent(dedupe_key=uuid.uuid4().hex, event_type="meeting.participant_joined",
+async def add(services, status: str, age_days: float, event_type: str = "meeting.participant_joined") -> str:
+    row = WebhookEvent(dedupe_key=uuid.uuid4().hex, event_type=event_type,
                        payload={"payload": {"object": {"participant": {"user_name": "Pat", "email": "p@x.test"}}}},
                        route_status=status, received_at=utcnow() - timedelta(days=age_days))
     async with services.db.session() as s:
@@ -30,17 +30,19 @@ async def add(services, status: str, age_days: float) -> str:
 
 async def test_retention_deletes_only_old_closed_and_ignored_rows(api, temporal_env):
     services = api.services
-    old = [await add(services, s, 31) for s in ("closed", "ignored")]
-    kept = [await add(services, s, 31) for s in ("pending", "routed", "unrouted")]
+    # Routed participant events go too: their names and emails live on only in `attendees`.
+    old = [await add(services, s, 31) for s in ("closed", "ignored", "routed")]
+    kept = [await add(services, s, 31) for s in ("pending", "unrouted")]
+    kept += [await add(services, "routed", 31, "meeting.ended")]
     kept += [await add(services, s, 29) for s in ("closed", "ignored")]
     queue = f"retention-{uuid.uuid4().hex[:6]}"
     async with Worker(temporal_env.client, task_queue=queue, workflows=[InboxRetentionWorkflow],
                       activities=[InboxRetentionActivities(services).delete_old_inbox_events]):
         deleted = await temporal_env.client.execute_workflow(
             InboxRetentionWorkflow.run, id=f"retention-{queue}", task_queue=queue)
-    assert deleted >= 2
+    assert deleted >= 3
     async with services.db.session() as s:
-        assert [await s.get(WebhookEvent, i) for i in old] == [None, None]
+        assert [await s.get(WebhookEvent, i) for i in old] == [None, None, None]
         assert None not in [await s.get(WebhookEvent, i) for i in kept]
 
 
