@@ -58,6 +58,8 @@ def _dev_environment(services: EmbeddedServices) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     env["CONVERGE_DEV_MODE"] = "1"
+    # Recordings live beside the rest of the dev data, so CONVERGE_DATA_DIR moves them too.
+    env.setdefault("RECORDINGS_DIR", str(DATA / "recordings"))
     if not env.get("TOKEN_ENCRYPTION_KEYS"):
         env["TOKEN_ENCRYPTION_KEYS"] = _dev_secret("dev-token-key", lambda: f"dev:{generate_key()}")
     if not env.get("ADMIN_API_KEY"):
