@@ -144,6 +144,10 @@ def run() -> int:
         if stopping:
             return
         stopping = True
+        # A SIGTERM sent to the process group arrives twice (make passes it on) and people press
+        # Ctrl-C again: once stopping, further signals must not interrupt it half-way.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         say("\n• stopping…")
         for child in reversed(children):
             if child.poll() is None:
@@ -156,7 +160,12 @@ def run() -> int:
         services.stop()
         say("• stopped everything make run started.")
 
-    signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
+    def on_sigterm(*_):
+        # Leave the main loop; `finally` below does the stopping, with further signals ignored.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         started = time.monotonic()
         with_emulator = not os.environ.get("ZOOM_CLIENT_ID")

@@ -27,7 +27,10 @@ def _descendants(pid: int) -> list[psutil.Process]:
 
 
 @pytest.mark.timeout(180)
-def test_launcher_comes_up_healthy_then_stops_everything_it_started(tmp_path):
+@pytest.mark.parametrize("sigterms", [1, 2], ids=["one-sigterm", "two-sigterms-50ms-apart"])
+def test_launcher_comes_up_healthy_then_stops_everything_it_started(tmp_path, sigterms):
+    """A SIGTERM to the process group reaches the launcher twice (make passes it on): the second
+    one must not cut the first stop short and leave the embedded servers running."""
     data = Path(tempfile.mkdtemp(prefix="converge-run-"))
     port, emu_port, temporal_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items()
@@ -59,7 +62,10 @@ def test_launcher_comes_up_healthy_then_stops_everything_it_started(tmp_path):
         for part in ("postgres", "redis-server", "temporal", "zoom_emulator", "-m api", "worker.py"):
             assert part in names, f"{part} not started: {names}"
 
-        proc.send_signal(signal.SIGTERM)
+        for n in range(sigterms):
+            if n:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         time.sleep(0.5)
         alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
