@@ -131,6 +131,24 @@ async def _prepare(env: dict[str, str]) -> dict:
         await services.close()
 
 
+def _wait_healthy(port: int, children: list, log_dir: Path, seconds: float = 30) -> None:
+    """Until /healthz is ok (the worker polls too), so "Ready" means bookings will run."""
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children):
+            raise RuntimeError(f"a process exited while starting; see {log_dir}/")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=3) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    say(f"• /healthz is not ok yet after {seconds:.0f}s; see {log_dir}/ and /healthz")
+
+
 def run() -> int:
     from devstack import EmbeddedServices, port_answers
 
@@ -182,6 +200,7 @@ def run() -> int:
             if children[0].poll() is not None:
                 raise RuntimeError(f"the API exited; see {log_dir}/api.log")
             time.sleep(0.1)
+        _wait_healthy(port, children, log_dir)
         public = env["PUBLIC_BASE_URL"]
         emulator = "" if not with_emulator else (
             f"  Zoom emulator  {env['ZOOM_OAUTH_BASE_URL']}   (stand-in for Zoom; see zoom_emulator/README.md)\n")

@@ -17,6 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from models import Database
 from settings import ConfigError, Settings
+from workflows.contract import TASK_QUEUE
 from token_cipher import TokenCipher
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ class Services:
     http: httpx.AsyncClient
     _temporal: Client | None = None
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The queue this process's bookings run on: /healthz checks that a worker polls it.
+    task_queue: str = TASK_QUEUE
     _tokens: TokenManager | None = None
 
     @classmethod

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from api.context import SERVICES
 from api.openapi import build_spec, documented
@@ -18,6 +22,9 @@ if TYPE_CHECKING:
 
 routes = web.RouteTableDef()
 CHECK_TIMEOUT = 2.0
+# A live worker long-polls its task queue about once a minute; one not seen for longer is frozen
+# or dead, and bookings would sit in `scheduling` with nobody to run them.
+POLLER_FRESH = timedelta(minutes=2)
 
 
 class HealthOut(BaseModel):
@@ -38,15 +45,32 @@ async def _temporal_ok(services: Services) -> None:
     await client.service_client.check_health()
 
 
+class NoWorker(Exception):
+    """No worker has polled the booking task queue recently."""
+
+
+async def _worker_ok(services: Services) -> None:
+    client = await services.temporal()
+    described = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
+        namespace=client.namespace, task_queue=TaskQueue(name=services.task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW))
+    now = datetime.now(timezone.utc)
+    if not any(now - p.last_access_time.ToDatetime(tzinfo=timezone.utc) < POLLER_FRESH
+               for p in described.pollers):
+        raise NoWorker()
+
+
 @routes.get("/healthz")
-@documented("Health of the database, Redis and Temporal; 503 names the one that is down",
+@documented("Health of the database, Redis, Temporal and the worker (a live poller on the booking "
+            "task queue); 503 names the one that is down",
             auth="none", response=HealthOut, errors=(503,))
 async def healthz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    db, rd, tp = await asyncio.gather(
-        _check(services.db.ping()), _check(services.redis.ping()), _check(_temporal_ok(services))
+    db, rd, tp, wk = await asyncio.gather(
+        _check(services.db.ping()), _check(services.redis.ping()), _check(_temporal_ok(services)),
+        _check(_worker_ok(services)),
     )
-    checks = {"database": db, "redis": rd, "temporal": tp}
+    checks = {"database": db, "redis": rd, "temporal": tp, "worker": wk}
     ok = all(v == "ok" for v in checks.values())
     return web.json_response({"status": "ok" if ok else "degraded", "checks": checks}, status=200 if ok else 503)
 

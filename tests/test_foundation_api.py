@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import httpx
@@ -10,10 +11,37 @@ from sqlmodel import select
 from models import Organization
 
 
-async def test_healthz_reports_each_dependency(api):
-    r = await api.http.get("/healthz")
+async def test_healthz_reports_each_dependency(api, temporal_env):
+    from worker import build_worker
+
+    async with build_worker(temporal_env.client, api.services, task_queue=api.services.task_queue):
+        r = await api.http.get("/healthz")
     assert r.status_code == 200, r.text
-    assert r.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok", "temporal": "ok"}}
+    assert r.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok", "temporal": "ok",
+                                                   "worker": "ok"}}
+
+
+async def test_healthz_names_the_worker_when_nobody_polls_the_booking_queue(services, temporal_env):
+    import uuid
+
+    from tests.helpers import start_api
+    from worker import build_worker
+
+    lonely = type(services)(**{**services.__dict__, "task_queue": f"idi-{uuid.uuid4().hex[:8]}"})
+    runner, url = await start_api(lonely)
+    try:
+        async with httpx.AsyncClient(base_url=url) as c:
+            r = await c.get("/healthz")
+            assert r.status_code == 503 and r.json()["checks"]["worker"] == "down: NoWorker", r.text
+            async with build_worker(temporal_env.client, lonely, task_queue=lonely.task_queue):
+                for _ in range(50):  # the worker's first poll reaches the server within moments
+                    r = await c.get("/healthz")
+                    if r.status_code == 200:
+                        break
+                    await asyncio.sleep(0.1)
+        assert r.status_code == 200 and r.json()["checks"]["worker"] == "ok", r.text
+    finally:
+        await runner.cleanup()
 
 
 async def test_healthz_names_the_dependency_that_is_down(services):
