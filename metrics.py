@@ -70,3 +70,10 @@ def serve_worker_metrics(port: int | None, addr: str = "0.0.0.0"):
         return None
     log.info("worker metrics at http://%s:%s/metrics", addr, port)
     return server
+
+# Served by the API: reads of a booking still `scheduling` past SCHEDULING_DELAYED_AFTER
+# (api/booking_views.py); a rising rate means bookings are stuck (alert on it).
+BOOKINGS_SCHEDULING_DELAYED = Counter(
+    "converge_bookings_scheduling_delayed_total",
+    "Reads of a booking still scheduling after the delay threshold (no worker, Temporal or Zoom)",
+)

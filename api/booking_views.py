@@ -6,12 +6,14 @@ Temporal or Zoom. The start URL is not here: it is a host credential, fetched on
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import logging
+from datetime import datetime, timedelta, timezone
 
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 import attendance as rules
+from metrics import BOOKINGS_SCHEDULING_DELAYED
 from models import Attendee, Booking, Meeting, RecordingFile
 
 from typing import TYPE_CHECKING
@@ -132,6 +134,28 @@ def _audio_owner(f: RecordingFile, people: list[Attendee]) -> str | None:
     return named[0].id if named else None
 
 
+log = logging.getLogger("api.bookings")
+
+# A healthy stack schedules a booking in a second or two; past this, something is stuck (no
+# worker, Temporal or Zoom away) and the person waiting should hear so, and ops be told.
+SCHEDULING_DELAYED_AFTER = timedelta(minutes=1)
+SCHEDULING_DELAYED = ("Scheduling is delayed: the Zoom meeting has not been created yet. Our team "
+                      "has been alerted; the booking is kept and completes on its own once the "
+                      "service recovers, so there is no need to book again.")
+
+
+def _status_message(booking: Booking, meeting: Meeting | None, now: datetime) -> str | None:
+    if booking.status != "scheduling" or meeting is not None:
+        return booking.status_message
+    waited = now - _utc(booking.created_at)
+    if waited < SCHEDULING_DELAYED_AFTER:
+        return booking.status_message
+    BOOKINGS_SCHEDULING_DELAYED.inc()
+    log.warning("booking %s still scheduling after %.0f s (org %s): check /healthz and the worker",
+                booking.id, waited.total_seconds(), booking.org_id)
+    return SCHEDULING_DELAYED
+
+
 def booking_out(booking: Booking, meeting: Meeting | None, files: list[RecordingFile],
                 people: list[Attendee] | None = None) -> BookingOut:
     people = people or []
@@ -148,7 +172,7 @@ def booking_out(booking: Booking, meeting: Meeting | None, files: list[Recording
         duration_minutes=booking.duration_minutes,
         status=booking.status,
         status_reason=booking.status_reason,
-        status_message=booking.status_message,
+        status_message=_status_message(booking, meeting, now),
         workflow_id=booking.workflow_id,
         meeting=None if meeting is None else MeetingOut(
             zoom_meeting_id=meeting.zoom_meeting_id,
