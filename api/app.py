@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from api import admin_bookings, bookings, health, integrations, orgs, pages, recordings, sessions
+from api.access_log import access_log
 from api.context import SERVICES
 from api.errors import SHAPED_APP, error_middleware, shape_protocol_errors
 from api.input_guard import input_guard
@@ -18,8 +19,9 @@ ROUTE_MODULES = (health, orgs, integrations, webhooks, sessions, bookings, pages
 
 
 def create_app(services: Services) -> web.Application:
-    # error_middleware outermost, so even the guard's refusals get the error shape.
-    app = web.Application(middlewares=[error_middleware, input_guard, rate_limits],
+    # access_log outermost, so it logs the status the client got; then error_middleware, so even
+    # the guard's refusals get the error shape.
+    app = web.Application(middlewares=[access_log, error_middleware, input_guard, rate_limits],
                           client_max_size=MAX_BODY_BYTES)
     app[SHAPED_APP] = True
     shape_protocol_errors()

@@ -26,6 +26,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.access_log import current_request_id
 from api.errors import ApiError
 from models import Booking
 from workflows.booking import IdiBookingWorkflow
@@ -72,6 +73,8 @@ def _start_options(booking: Booking, org_name: str) -> tuple[BookingInput, dict]
             SearchAttributePair(BOOKING_STATUS, BookingStatus.SCHEDULING),
         ]),
         static_summary=f"IDI booking for {org_name}",
+        # The API request that made the booking, to follow it from the access log to this history.
+        memo={"request_id": current_request_id.get()} if current_request_id.get() else None,
     )
     return inp, options
 

@@ -15,7 +15,11 @@ async def test_healthz_reports_each_dependency(api, temporal_env):
     from worker import build_worker
 
     async with build_worker(temporal_env.client, api.services, task_queue=api.services.task_queue):
-        r = await api.http.get("/healthz")
+        for _ in range(50):  # until the worker's first poll has reached the server
+            r = await api.http.get("/healthz")
+            if r.status_code == 200:
+                break
+            await asyncio.sleep(0.1)
     assert r.status_code == 200, r.text
     assert r.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok", "temporal": "ok",
                                                    "worker": "ok"}}
