@@ -77,3 +77,18 @@ BOOKINGS_SCHEDULING_DELAYED = Counter(
     "converge_bookings_scheduling_delayed_total",
     "Reads of a booking still scheduling after the delay threshold (no worker, Temporal or Zoom)",
 )
+
+# --- Served by the API -------------------------------------------------------------------------
+WEBHOOKS = Counter(
+    "converge_webhooks_total",
+    "Zoom webhooks answered, by event type and outcome (stored, duplicate, ignored, processed, "
+    "url_validation, invalid_signature, invalid_payload)",
+    ["event_type", "outcome"],
+)
+# Set from the database at each scrape of the API's /metrics (api/health.py).
+INBOX_PENDING = Gauge("converge_inbox_pending", "Webhook inbox rows waiting to reach their workflow")
+INBOX_OLDEST_PENDING_SECONDS = Gauge(
+    "converge_inbox_oldest_pending_seconds", "Age of the oldest pending webhook inbox row (0: none)")
+BOOKINGS = Gauge("converge_bookings", "Bookings by status", ["status"])
+ORG_FALLBACKS = Gauge("converge_meetings_by_host", "Meetings by host kind and fallback reason",
+                      ["host_kind", "fallback_reason"])

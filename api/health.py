@@ -14,6 +14,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from api.context import SERVICES
 from api.openapi import build_spec, documented
+from metrics import BOOKINGS, INBOX_OLDEST_PENDING_SECONDS, INBOX_PENDING, ORG_FALLBACKS
 
 from typing import TYPE_CHECKING
 
@@ -81,7 +82,37 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(build_spec(request.app))
 
 
+_STATE_QUERIES = (
+    "SELECT count(*), coalesce(extract(epoch FROM now() - min(received_at)), 0) "
+    "FROM webhook_events WHERE route_status = 'pending'",
+    "SELECT status, count(*) FROM bookings GROUP BY status",
+    "SELECT host_kind, coalesce(fallback_reason, ''), count(*) FROM meetings GROUP BY 1, 2",
+)
+
+
+async def _set_state_gauges(services: Services) -> None:
+    """The gauges read from the database (inbox backlog, bookings by status, hosts) at scrape time,
+    so every API replica reports the same numbers without a background job."""
+    async with services.db.engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        pending, oldest = await driver.fetchrow(_STATE_QUERIES[0])
+        statuses = await driver.fetch(_STATE_QUERIES[1])
+        hosts = await driver.fetch(_STATE_QUERIES[2])
+    INBOX_PENDING.set(pending)
+    INBOX_OLDEST_PENDING_SECONDS.set(float(oldest))
+    BOOKINGS.clear()
+    for status, n in statuses:
+        BOOKINGS.labels(status).set(n)
+    ORG_FALLBACKS.clear()
+    for kind, reason, n in hosts:
+        ORG_FALLBACKS.labels(kind, reason).set(n)
+
+
 @routes.get("/metrics")
 @documented("Prometheus metrics", auth="none", content_type="text/plain")
 async def metrics(request: web.Request) -> web.Response:
+    try:
+        await asyncio.wait_for(_set_state_gauges(request.app[SERVICES]), CHECK_TIMEOUT)
+    except Exception:  # a database away must not take the counters with it
+        pass
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

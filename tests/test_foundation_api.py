@@ -130,3 +130,11 @@ async def test_metrics_are_prometheus_text(api):
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     assert "python_info" in r.text
+
+
+async def test_metrics_report_the_inbox_backlog_and_bookings_by_status(api):
+    r = await api.http.get("/metrics")
+    assert r.status_code == 200
+    for name in ("converge_inbox_pending", "converge_inbox_oldest_pending_seconds",
+                 "converge_http_request_seconds_bucket", "converge_webhooks_total"):
+        assert name in r.text, name

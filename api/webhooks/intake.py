@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from typing import Any
 
@@ -33,6 +34,7 @@ from aiohttp import web
 
 from api.context import SERVICES
 from api.errors import ApiError
+from metrics import WEBHOOKS
 from api.input_guard import load_json
 from api.openapi import documented
 from api.webhooks.delivery import SignalDelivery
@@ -51,6 +53,11 @@ from zoom.webhooks import (
     url_validation_response,
     verify_signature,
 )
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Services
 
 routes = web.RouteTableDef()
 DELIVERY = web.AppKey("signal_delivery", SignalDelivery)
@@ -95,6 +102,7 @@ async def post_zoom_webhook(request: web.Request) -> web.Response:
     raw = await request.read()
     secret = _verifying_secret(services.settings.webhook_secrets, request, raw)
     if secret is None:
+        WEBHOOKS.labels("unknown", "invalid_signature").inc()
         raise ApiError(401, "invalid_signature",
                        "The x-zm-signature header is missing, stale or does not match the body; "
                        "check the app's webhook secret token.")
@@ -102,9 +110,19 @@ async def post_zoom_webhook(request: web.Request) -> web.Response:
     try:
         event = parse_event(body)
     except WebhookPayloadError as exc:
+        WEBHOOKS.labels("unknown", "invalid_payload").inc()
         raise ApiError(400, "invalid_payload", str(exc)) from None
     if isinstance(event, UrlValidation):
+        WEBHOOKS.labels(event.event, "url_validation").inc()
         return web.json_response(url_validation_response(secret, event.payload.plain_token))
+    response = await _take(request, services, event, body)
+    # The body's "status" is the outcome; the label set stays small (KNOWN_EVENTS only).
+    WEBHOOKS.labels(event.event if event.event in KNOWN_EVENTS else "other",
+                    json.loads(response.body)["status"]).inc()
+    return response
+
+
+async def _take(request: web.Request, services: Services, event, body: dict) -> web.Response:
 
     stored = await store(services, event, body)
     if isinstance(event, AppDeauthorized):
