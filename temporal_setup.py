@@ -78,14 +78,13 @@ def token_refresh_schedule(task_queue: str) -> Schedule:
     )
 
 
-async def ensure_token_refresh_schedule(client: Client, task_queue: str = TASK_QUEUE) -> ScheduleHandle:
-    """Create the `zoom-token-refresh` Schedule, or bring an existing one up to this code's
-    definition. Whether ops paused it stays as they left it: a deploy must not unpause it."""
-    schedule = token_refresh_schedule(task_queue)
+async def ensure_schedule(client: Client, schedule_id: str, schedule: Schedule) -> ScheduleHandle:
+    """Create a Schedule, or bring an existing one up to this code's definition. Whether ops
+    paused it stays as they left it: a deploy must not unpause it."""
     try:
-        return await client.create_schedule(TOKEN_REFRESH_SCHEDULE_ID, schedule)
+        return await client.create_schedule(schedule_id, schedule)
     except ScheduleAlreadyRunningError:
-        handle = client.get_schedule_handle(TOKEN_REFRESH_SCHEDULE_ID)
+        handle = client.get_schedule_handle(schedule_id)
 
         def keep_state(current: ScheduleUpdateInput) -> ScheduleUpdate:
             schedule.state = current.description.schedule.state
@@ -93,6 +92,11 @@ async def ensure_token_refresh_schedule(client: Client, task_queue: str = TASK_Q
 
         await handle.update(keep_state)
         return handle
+
+
+async def ensure_token_refresh_schedule(client: Client, task_queue: str = TASK_QUEUE) -> ScheduleHandle:
+    """The `zoom-token-refresh` Schedule, created or updated (ops' pause kept)."""
+    return await ensure_schedule(client, TOKEN_REFRESH_SCHEDULE_ID, token_refresh_schedule(task_queue))
 
 
 # --- The inbox retention Schedule --------------------------------------------------------------
@@ -113,16 +117,5 @@ def inbox_retention_schedule(task_queue: str) -> Schedule:
 
 
 async def ensure_inbox_retention_schedule(client: Client, task_queue: str = TASK_QUEUE) -> ScheduleHandle:
-    """Create the `inbox-retention` Schedule or update it in place, keeping ops' pause."""
-    schedule = inbox_retention_schedule(task_queue)
-    try:
-        return await client.create_schedule(INBOX_RETENTION_SCHEDULE_ID, schedule)
-    except ScheduleAlreadyRunningError:
-        handle = client.get_schedule_handle(INBOX_RETENTION_SCHEDULE_ID)
-
-        def keep_state(current: ScheduleUpdateInput) -> ScheduleUpdate:
-            schedule.state = current.description.schedule.state
-            return ScheduleUpdate(schedule=schedule)
-
-        await handle.update(keep_state)
-        return handle
+    """The `inbox-retention` Schedule, created or updated (ops' pause kept)."""
+    return await ensure_schedule(client, INBOX_RETENTION_SCHEDULE_ID, inbox_retention_schedule(task_queue))
