@@ -24,7 +24,9 @@ async def main() -> None:
     app.cleanup_ctx.append(inbox_sweeper)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.api_host, settings.port)
+    # SO_REUSEPORT: several API processes may listen on one port and the kernel spreads the
+    # connections between them (docs/architecture.md#scale-out); a single process is unaffected.
+    site = web.TCPSite(runner, settings.api_host, settings.port, reuse_port=sys.platform == "linux")
     await site.start()
     logging.getLogger("api").info("API listening on %s port %s", settings.api_host, settings.port)
     try:
