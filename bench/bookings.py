@@ -37,12 +37,14 @@ async def _session(http: httpx.AsyncClient, org_id: str, headers: dict) -> str:
 
 
 async def book_many(stack, n: int, concurrency: int = CONCURRENCY, *, first_start: datetime | None = None,
-                    deadline_s: float = 300) -> tuple[float, list[float], list[str]]:
-    """Post `n` bookings and wait until all are scheduled; (seconds, POST latencies, ids)."""
+                    deadline_s: float = 300, api_url: str | None = None,
+                    org: tuple[str, dict] | None = None) -> tuple[float, list[float], list[str]]:
+    """Post `n` bookings (to `api_url`, default the stack's API; for `org`, default a new one)
+    and wait until all are scheduled; (seconds, POST latencies, ids)."""
     from models import Booking
 
     global _hours_used
-    org_id, headers = await stack.admin_org(f"Bench Org {time.time_ns()}")
+    org_id, headers = org or await stack.admin_org(f"Bench Org {time.time_ns()}")
     base = (first_start or datetime.now(timezone.utc) + timedelta(days=2, hours=_hours_used)
             ).replace(second=0, microsecond=0)
     _hours_used += n
@@ -50,7 +52,7 @@ async def book_many(stack, n: int, concurrency: int = CONCURRENCY, *, first_star
     ids: list[str] = []
     gate = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=60, limits=limits) as http:
+    async with httpx.AsyncClient(base_url=api_url or stack.api_url, timeout=60, limits=limits) as http:
         session_id = await _session(http, org_id, headers)
 
         async def one(i: int) -> None:

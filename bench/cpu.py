@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import psutil
 
-ROLES = (("temporal", "temporal"), ("zoom_emulator", "emulator"), ("postgres", "postgres"),
+# Replica processes of bench/replicas.py first: their command lines name no other role.
+ROLES = (("-m api", "api"), ("worker.py", "worker"), ("temporal", "temporal"), ("zoom_emulator", "emulator"), ("postgres", "postgres"),
          ("redis-server", "redis"))
 
 

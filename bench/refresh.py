@@ -54,14 +54,14 @@ async def _due(services, connection_ids: list[str]) -> None:
         await s.commit()
 
 
-async def _connect_one(stack) -> str:
-    """One org connected through the real connect flow; its connection id."""
+async def _connect_one(stack, org: tuple[str, dict] | None = None) -> str:
+    """One org (`org`, default a new one) connected through the real connect flow; its connection id."""
     from connections.connect import finish_connect, start_connect
 
     emu, services = stack.emulator, stack.services
     email = f"bench-{uuid.uuid4().hex[:8]}@globex.test"
     await emu.control.create_user(email, account_id="emu-globex", type=2)
-    org_id, _ = await stack.admin_org(f"Refresh Org {email}")
+    org_id, _ = org or await stack.admin_org(f"Refresh Org {email}")
     location = await emu.control.authorize(await start_connect(services, org_id), email)
     query = parse_qs(urlsplit(location).query)
     row = await finish_connect(services, state=query["state"][0], code=query["code"][0], error=None, org_id=org_id)

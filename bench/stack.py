@@ -40,6 +40,8 @@ class Stack:
     api_url: str
     workdir: Path
     exits: AsyncExitStack = field(default_factory=AsyncExitStack)
+    # The service's variables, for processes of its own (bench/replicas.py).
+    process_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def client(self):
@@ -126,13 +128,13 @@ async def running_stack(*, emulator_options: dict | None = None):
             redis_url = await asyncio.to_thread(embedded.redis)
 
         say("• starting a Temporal dev server…")
-        env = await WorkflowEnvironment.start_local(
+        temporal = await WorkflowEnvironment.start_local(
             dev_server_existing_path=binary("temporal"),
             search_attributes=list(SEARCH_ATTRIBUTES),
             dev_server_extra_args=["--headless"],
             data_converter=pydantic_data_converter,
         )
-        exits.push_async_callback(env.shutdown)
+        exits.push_async_callback(temporal.shutdown)
 
         api_port = free_port()
         api_url = f"http://127.0.0.1:{api_port}"
@@ -148,11 +150,10 @@ async def running_stack(*, emulator_options: dict | None = None):
             **(emulator_options or {}),
         }))
 
-        settings = load_settings(
-            _env_file=None,
+        env = dict(
             DATABASE_URL=database_url,
             REDIS_URL=redis_url,
-            TEMPORAL_ADDRESS=env.client.service_client.config.target_host,
+            TEMPORAL_ADDRESS=temporal.client.service_client.config.target_host,
             TOKEN_ENCRYPTION_KEYS=f"bench:{generate_key()}",
             ADMIN_API_KEY="bench-admin-" + secrets.token_hex(8),
             RECORDINGS_DIR=str(workdir / "recordings"),
@@ -171,7 +172,8 @@ async def running_stack(*, emulator_options: dict | None = None):
             ZOOM_S2S_CLIENT_SECRET="emu-s2s-client-secret",
             ZOOM_SYSTEM_HOSTS=SYSTEM_HOSTS,
         )
-        services = Services.from_settings(settings, temporal=env.client)
+        settings = load_settings(_env_file=None, **env)
+        services = Services.from_settings(settings, temporal=temporal.client)
         exits.push_async_callback(services.close)
 
         runner = web.AppRunner(create_app(services), access_log=None)
@@ -180,4 +182,5 @@ async def running_stack(*, emulator_options: dict | None = None):
         await web.TCPSite(runner, "127.0.0.1", api_port).start()
         say(f"• stack ready: API {api_url}, emulator {emu.base_url}, "
             f"Temporal {settings.temporal_address}")
-        yield Stack(services, env, emu, api_url, workdir, exits)
+        yield Stack(services, temporal, emu, api_url, workdir, exits,
+                    process_env={k: str(v) for k, v in env.items()})
