@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     # The address the API listens on: loopback (what `make run` prints) unless set, e.g. 0.0.0.0
     # in a container behind its published port.
     api_host: str = Field("127.0.0.1", alias="API_HOST")
+    # Several API processes on one port (SO_REUSEPORT, Linux): opt-in, so a second `make run` by
+    # mistake still fails with "address in use" instead of sharing the port (docs/architecture.md#scale-out).
+    api_reuse_port: bool = Field(False, alias="API_REUSE_PORT")
     # Requests per minute (api/rate_limits.py): sign-in attempts per client IP, mutating requests
     # per org (API key) and per client IP.
     # Closed and ignored webhook inbox rows are deleted once this old (activities/inbox_retention.py).

@@ -24,9 +24,10 @@ async def main() -> None:
     app.cleanup_ctx.append(inbox_sweeper)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    # SO_REUSEPORT: several API processes may listen on one port and the kernel spreads the
-    # connections between them (docs/architecture.md#scale-out); a single process is unaffected.
-    site = web.TCPSite(runner, settings.api_host, settings.port, reuse_port=sys.platform == "linux")
+    # API_REUSE_PORT: several API processes listen on one port and the kernel spreads the
+    # connections between them (docs/architecture.md#scale-out).
+    extra = {"reuse_port": True} if settings.api_reuse_port else {}
+    site = web.TCPSite(runner, settings.api_host, settings.port, **extra)
     await site.start()
     logging.getLogger("api").info("API listening on %s port %s", settings.api_host, settings.port)
     try:

@@ -40,7 +40,7 @@ async def processes(stack, replicas: int):
     from devstack import free_port
 
     port = free_port()
-    env = {**os.environ, **stack.process_env, "PORT": str(port), "API_HOST": "127.0.0.1",
+    env = {**os.environ, **stack.process_env, "PORT": str(port), "API_HOST": "127.0.0.1", "API_REUSE_PORT": "1",
            "WORKER_METRICS_PORT": "0", "PYTHONPATH": str(ROOT)}
     logs = stack.workdir / f"replicas-{replicas}"
     logs.mkdir(exist_ok=True)

@@ -113,3 +113,23 @@ def test_the_api_listens_on_loopback_unless_api_host_is_set(monkeypatch):
         except Stop:
             pass
         assert bound[-1] == expected
+
+
+def test_temporal_is_the_server_image_with_its_schema_set_up_first_not_auto_setup():
+    """Temporal's auto-setup image is deprecated; the server image needs its schema made by
+    admin-tools beforehand and a dynamic config file (docs/architecture.md#deployment)."""
+    services = compose()["services"]
+    images = {name: s.get("image", "") for name, s in services.items()}
+    assert not any("auto-setup" in image for image in images.values()), images
+    assert images["temporal"].startswith("temporalio/server:")
+    assert images["temporal-schema"].startswith("temporalio/admin-tools:")
+    assert services["temporal"]["depends_on"]["temporal-schema"]["condition"] == "service_completed_successfully"
+    script = services["temporal-schema"]["command"][0]
+    for step in ("create", "setup-schema", "update-schema", "temporal_visibility"):
+        assert step in script, step
+    config = services["temporal"]["environment"]["DYNAMIC_CONFIG_FILE_PATH"]
+    mount = services["temporal"]["volumes"][0].split(":")[0]
+    assert (ROOT / mount / Path(config).name).exists(), "the dynamic config file the server reads is shipped"
+    for name in ("api", "worker"):
+        assert services[name]["depends_on"]["temporal-namespace"]["condition"] == "service_completed_successfully"
+        assert services[name]["deploy"]["replicas"] >= 1

@@ -75,7 +75,7 @@ async def test_two_apis_and_two_workers_one_of_each_killed_every_booking_complet
         base_env, emulator, temporal_env, system_host, tmp_path):
     port = free_port()
     env = _env(base_env, emulator, temporal_env.client.service_client.config.target_host, system_host,
-               PORT=str(port), API_HOST="127.0.0.1")
+               PORT=str(port), API_HOST="127.0.0.1", API_REUSE_PORT="1")
     url = f"http://127.0.0.1:{port}"
     apis = [await _spawn(["-m", "api"], env, tmp_path / f"api{i}.log") for i in range(2)]
     workers = [await _spawn(["worker.py"], env, tmp_path / f"worker{i}.log") for i in range(2)]
