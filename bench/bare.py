@@ -28,10 +28,19 @@ class BareWorkflow:
             noop, n, start_to_close_timeout=timedelta(seconds=30))
 
 
+_last_queue = ""
+
+
+def last_workflow_id(n: int) -> str:
+    """The id of the last bare workflow of the latest run (its history is the baseline's)."""
+    return f"{_last_queue}-{n - 1}"
+
+
 async def run_bare(client, n: int, concurrency: int) -> float:
     """Seconds from the first start to the last result of `n` bare workflows, at most
     `concurrency` started and unfinished at once (the same gate the bookings get)."""
-    queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
+    global _last_queue
+    queue = _last_queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
     gate = asyncio.Semaphore(concurrency)
 
     async def one(i: int) -> None:

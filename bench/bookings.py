@@ -11,6 +11,7 @@ the same Temporal server with the same concurrency (bench/bare.py).
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -19,7 +20,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from bench import cpu
-from bench.bare import run_bare
+from bench.bare import last_workflow_id as BARE_LAST_ID, run_bare
 from bench.harness import Row, percentile
 
 NAME = "bookings"
@@ -103,17 +104,41 @@ async def _terminate(stack, booking_ids: list[str]) -> None:
             pass
 
 
+async def history_events(client, workflow_id: str) -> dict[str, int]:
+    """A workflow's history so far, counted by event type (what the Temporal server had to
+    persist for it: the server-side cost of a booking)."""
+    from temporalio.api.enums.v1 import EventType
+
+    counts: dict[str, int] = {}
+    async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+        name = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _commands(counts: dict[str, int]) -> str:
+    kinds = {"activities": counts.get("ACTIVITY_TASK_SCHEDULED", 0),
+             "workflow tasks": counts.get("WORKFLOW_TASK_COMPLETED", 0),
+             "search-attribute upserts": counts.get("UPSERT_WORKFLOW_SEARCH_ATTRIBUTES", 0),
+             "updates": counts.get("WORKFLOW_EXECUTION_UPDATE_ACCEPTED", 0)}
+    return ", ".join(f"{v} {k}" for k, v in kinds.items())
+
+
 async def run(stack, quick: bool) -> list[Row]:
-    n = 10 if quick else 200
+    n = int(os.environ.get("BENCH_BOOKINGS", 0)) or (10 if quick else 200)
     async with stack.worker():
         # One booking first: the worker's first workflow task pays one-off imports.
         await book_many(stack, 1, 1)
         emulator_before = await stack.emulator.control.stats()
         a = cpu.snapshot()
-        seconds, latencies, _ = await book_many(stack, n)
+        seconds, latencies, ids = await book_many(stack, n)
         b = cpu.snapshot()
         bare_seconds = await run_bare(stack.client, n, CONCURRENCY)
         c = cpu.snapshot()
+        from workflows.contract import booking_workflow_id
+
+        booking_events = await history_events(stack.client, booking_workflow_id(ids[-1]))
+        bare_events = await history_events(stack.client, BARE_LAST_ID(n))
     emulator_after = await stack.emulator.control.stats()
     created = emulator_after["meetings_created"] - emulator_before["meetings_created"]
     if created != n:
@@ -129,6 +154,8 @@ async def run(stack, quick: bool) -> list[Row]:
             bare.get("temporal", 0) / n * 1000, label),
         Row(NAME, "CPU per booking, Postgres + emulator + Redis",
             sum(real.get(r, 0) for r in ("postgres", "emulator", "redis")) / n * 1000, "ms"),
+        Row(NAME, "history events per booking, until scheduled", sum(booking_events.values()), "",
+            sum(bare_events.values()), label, note=_commands(booking_events)),
         Row(NAME, "POST /bookings latency p50", percentile(latencies, 50) * 1000, "ms"),
         Row(NAME, "POST /bookings latency p99", percentile(latencies, 99) * 1000, "ms"),
     ]

@@ -9,6 +9,7 @@ other processes — use `py-spy top --pid` on those if they are the suspects.
 from __future__ import annotations
 
 import cProfile
+import os
 import io
 import pstats
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ def profiled(report: Path):
     try:
         from pyinstrument import Profiler
     except ImportError:
+        Profiler = None
+    if os.environ.get("BENCH_PROFILER") == "cprofile":  # self time per function, not a call tree
         Profiler = None
     if Profiler is not None:
         # async_mode="disabled": sample the main thread whatever task runs, i.e. the whole loop.
@@ -38,6 +41,7 @@ def profiled(report: Path):
         yield
     finally:
         profiler.disable()
+        profiler.dump_stats(report.with_suffix(".prof"))  # for pstats' callers / snakeviz
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
         stats.sort_stats("cumulative").print_stats(60)

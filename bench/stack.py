@@ -52,6 +52,10 @@ class Stack:
         """The real worker on the `idi` queue (all workflows and activities), for a while."""
         from worker import build_worker
 
+        if os.environ.get("BENCH_UNSANDBOXED"):  # measuring the sandbox's share (bench/README.md)
+            from temporalio.worker import UnsandboxedWorkflowRunner
+
+            options.setdefault("workflow_runner", UnsandboxedWorkflowRunner())
         async with build_worker(self.client, self.services, **options):
             yield
 
