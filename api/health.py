@@ -14,7 +14,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from api.context import SERVICES
 from api.openapi import build_spec, documented
-from metrics import BOOKINGS, INBOX_OLDEST_PENDING_SECONDS, INBOX_PENDING, ORG_FALLBACKS
+from metrics import API_REGISTRY, BOOKINGS, INBOX_OLDEST_PENDING_SECONDS, INBOX_PENDING, ORG_FALLBACKS
 
 from typing import TYPE_CHECKING
 
@@ -109,10 +109,11 @@ async def _set_state_gauges(services: Services) -> None:
 
 
 @routes.get("/metrics")
-@documented("Prometheus metrics", auth="none", content_type="text/plain")
+@documented("Prometheus metrics of the API process (the worker serves its own on WORKER_METRICS_PORT)",
+            auth="none", content_type="text/plain")
 async def metrics(request: web.Request) -> web.Response:
     try:
         await asyncio.wait_for(_set_state_gauges(request.app[SERVICES]), CHECK_TIMEOUT)
     except Exception:  # a database away must not take the counters with it
         pass
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(body=generate_latest(API_REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
