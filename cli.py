@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from devstack import EmbeddedServices
+    from supervisor import Supervisor
 
 ROOT = Path(__file__).resolve().parent
 # Dev-only knobs (not part of the configuration contract): tests run a second stack beside yours.
@@ -151,10 +152,11 @@ def _wait_healthy(port: int, children: list, log_dir: Path, seconds: float = 30)
 
 def run() -> int:
     from devstack import EmbeddedServices, port_answers
+    from supervisor import Supervisor
 
     DATA.mkdir(exist_ok=True)
     services = EmbeddedServices(DATA / "services", say=say)
-    children: list[subprocess.Popen] = []
+    supervisor: Supervisor | None = None
     stopping = False
 
     def stop(*_):
@@ -167,14 +169,8 @@ def run() -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         say("\n• stopping…")
-        for child in reversed(children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        if supervisor is not None:
+            supervisor.stop()
         services.stop()
         say("• stopped everything make run started.")
 
@@ -192,15 +188,15 @@ def run() -> int:
         port = int(env.get("PORT", "8000"))
         say("• starting the API and the worker…")
         log_dir = DATA / "services" / "logs"
-        for name, args in (("api", [sys.executable, "-m", "api"]), ("worker", [sys.executable, "worker.py"])):
-            log = open(log_dir / f"{name}.log", "ab")
-            children.append(subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+        supervisor = Supervisor(ROOT, env, say)
+        api = supervisor.add("api", [sys.executable, "-m", "api"], log_dir / "api.log")
+        supervisor.add("worker", [sys.executable, "worker.py"], log_dir / "worker.log")
         deadline = time.monotonic() + 30
         while not port_answers("127.0.0.1", port) and time.monotonic() < deadline:
-            if children[0].poll() is not None:
+            if not api.alive():
                 raise RuntimeError(f"the API exited; see {log_dir}/api.log")
             time.sleep(0.1)
-        _wait_healthy(port, children, log_dir)
+        _wait_healthy(port, supervisor.procs(), log_dir)
         public = env["PUBLIC_BASE_URL"]
         emulator = "" if not with_emulator else (
             f"  Zoom emulator  {env['ZOOM_OAUTH_BASE_URL']}   (stand-in for Zoom; see zoom_emulator/README.md)\n")
@@ -213,13 +209,13 @@ def run() -> int:
             f"  Logs           {log_dir}/\n"
             f"Next: curl -H 'Authorization: Bearer {demo['api_key']}' "
             f"{public}/v1/orgs/{demo['id']}/integrations/zoom\n"
+            f"The API and the worker are restarted when they exit (with backoff; see the logs).\n"
             f"Ctrl-C stops everything make run started."
         )
-        while all(child.poll() is None for child in children):
+        # From here on a child that dies is restarted (supervisor.py); only a signal stops the stack.
+        while True:
+            supervisor.check()
             time.sleep(0.5)
-        failed = [c.args[-1] for c in children if c.poll() is not None]
-        say(f"• {', '.join(failed)} exited; see {log_dir}/")
-        return 1
     except KeyboardInterrupt:
         return 0
     except Exception as exc:

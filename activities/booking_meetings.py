@@ -27,6 +27,7 @@ from activities.booking_hosts import fallback_reason
 from activities.host_pool import Slot, capacity_of, has_room
 from connections.meeting_host import MeetingHostChanged, check_meeting_host, meeting_api
 from models import Booking, IdiSession, Meeting, ZoomConnection, utcnow
+from metrics import MEETING_CREATES
 from models import HostReservation
 from connections.tokens import ConnectionUnavailable
 from workflows.booking_types import (
@@ -126,7 +127,19 @@ class BookingMeetingActivities:
     async def create_booking_meeting(self, inp: CreateMeetingInput) -> MeetingRef:
         existing = await self._meeting(inp.booking_id)
         if existing is not None:
-            return _ref(existing)
+            return _ref(existing)  # an earlier attempt's, already counted
+        try:
+            ref, outcome = await self._create(inp)
+        except ZoomTransientError:
+            MEETING_CREATES.labels(inp.host.kind, "zoom_unavailable").inc()
+            raise
+        except ApplicationError as exc:  # its type is a Failure kind or a Zoom error class name
+            MEETING_CREATES.labels(inp.host.kind, exc.type or "failed").inc()
+            raise
+        MEETING_CREATES.labels(inp.host.kind, outcome).inc()
+        return ref
+
+    async def _create(self, inp: CreateMeetingInput) -> tuple[MeetingRef, str]:
         booking, session, reservation = await self._booking(inp.booking_id)
         host = inp.host
         async with heartbeating():
@@ -147,7 +160,7 @@ class BookingMeetingActivities:
                 raise await self._refused(host, exc, api) from None
             if found is not None:
                 log.info("booking %s: found its meeting at Zoom, saving it", booking.id)
-                return await self._save(booking, host, found, host_email, host_name, api)
+                return await self._save(booking, host, found, host_email, host_name, api), "found"
 
             await self._create_sent(booking.id, True)
             try:
@@ -166,7 +179,7 @@ class BookingMeetingActivities:
             except ZoomError as exc:
                 await self._create_sent(booking.id, False)
                 raise await self._refused(host, exc, api) from None
-            return await self._save(booking, host, created, host_email, host_name, api)
+            return await self._save(booking, host, created, host_email, host_name, api), "created"
 
     async def _host_api(self, host: BookingHost) -> tuple[ZoomApi, str, str, str]:
         """The Zoom client for the host, the user reference to create under, its email and name."""

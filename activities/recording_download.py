@@ -32,6 +32,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.recordings import host_api
+from metrics import DOWNLOAD_SECONDS, DOWNLOADED_BYTES, DOWNLOADS
 from models import Meeting, RecordingFile, WebhookEvent, utcnow
 from models.recording_store import CHUNK, RecordingStore
 from token_cipher import DecryptionError
@@ -115,6 +116,20 @@ class RecordingDownloadActivities:
 
     @activity.defn(name="download_recording_file")
     async def download_recording_file(self, inp: DownloadFileInput) -> StoredFile:
+        started = time.monotonic()
+        try:
+            stored = await self._download(inp)
+        except ApplicationError as exc:  # its type is the FileFailure the file would get
+            DOWNLOADS.labels(exc.type or FileFailure.FAILED).inc()
+            raise
+        except Exception:
+            DOWNLOADS.labels(FileFailure.FAILED).inc()
+            raise
+        DOWNLOADS.labels("stored").inc()
+        DOWNLOAD_SECONDS.observe(time.monotonic() - started)
+        return stored
+
+    async def _download(self, inp: DownloadFileInput) -> StoredFile:
         row, meeting = await self._load(inp)
         done = self._already_stored(row)
         if done is not None:
@@ -221,6 +236,7 @@ class RecordingDownloadActivities:
                     if offset == 0 and _looks_like_html(chunk):
                         raise _Refused(FileFailure.HTML_PAGE, "Zoom answered a web page instead of the file.")
                     await asyncio.to_thread(_write, handle, digest, chunk)
+                    DOWNLOADED_BYTES.inc(len(chunk))
                     offset += len(chunk)
                     activity.heartbeat(offset)
                     await lease.keep()

@@ -15,19 +15,13 @@ import secrets
 import time
 
 from aiohttp import web
-from prometheus_client import Histogram
+
+from metrics import HTTP_REQUEST_SECONDS
 
 log = logging.getLogger("api.access")
 REQUEST_ID_HEADER = "X-Request-Id"
 _PLAIN_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
-
-HTTP_REQUEST_SECONDS = Histogram(
-    "converge_http_request_seconds", "API requests by route template, method and status",
-    ["route", "method", "status"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
-
 
 def _route(request: web.Request) -> str:
     info = request.match_info.route.resource if request.match_info.route else None

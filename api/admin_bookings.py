@@ -10,13 +10,14 @@ from api.booking_workflow import NotRedrivable, redrive_booking
 from api.context import SERVICES
 from api.errors import ApiError
 from api.openapi import documented
+from workflows.booking_types import BookingStatusValue
 
 routes = web.RouteTableDef()
 
 
 class Redriven(BaseModel):
     id: str
-    status: str
+    status: BookingStatusValue
     workflow_id: str
 
 

@@ -15,6 +15,7 @@ from sqlmodel import col, select
 import attendance as rules
 from metrics import BOOKINGS_SCHEDULING_DELAYED
 from models import Attendee, Booking, Meeting, RecordingFile
+from workflows.booking_types import BookingStatusValue
 
 from typing import TYPE_CHECKING
 
@@ -85,7 +86,7 @@ class BookingOut(BaseModel):
     participant_email: str
     start_time: datetime
     duration_minutes: int
-    status: str = Field(description="scheduling, scheduled, in_progress (the meeting is live), ended, "
+    status: BookingStatusValue = Field(description="scheduling, scheduled, in_progress (the meeting is live), ended, "
                                     "processing_recording, completed, failed, cancelled, no_show "
                                     "or no_recording")
     status_reason: str | None = None

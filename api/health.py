@@ -14,9 +14,9 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from api.context import SERVICES
 from api.openapi import build_spec, documented
-from metrics import BOOKINGS, INBOX_OLDEST_PENDING_SECONDS, INBOX_PENDING, ORG_FALLBACKS
+from metrics import API_REGISTRY, BOOKINGS, INBOX_OLDEST_PENDING_SECONDS, INBOX_PENDING, ORG_FALLBACKS
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from services import Services
@@ -29,7 +29,9 @@ POLLER_FRESH = timedelta(minutes=2)
 
 
 class HealthOut(BaseModel):
-    status: str
+    """ok (200) or degraded (503); each check is ok or "down: <what failed>"."""
+
+    status: Literal["ok", "degraded"]
     checks: dict[str, str]
 
 
@@ -64,7 +66,7 @@ async def _worker_ok(services: Services) -> None:
 @routes.get("/healthz")
 @documented("Health of the database, Redis, Temporal and the worker (a live poller on the booking "
             "task queue); 503 names the one that is down",
-            auth="none", response=HealthOut, errors=(503,))
+            auth="none", response=HealthOut, responses={503: HealthOut})
 async def healthz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     db, rd, tp, wk = await asyncio.gather(
@@ -109,10 +111,11 @@ async def _set_state_gauges(services: Services) -> None:
 
 
 @routes.get("/metrics")
-@documented("Prometheus metrics", auth="none", content_type="text/plain")
+@documented("Prometheus metrics of the API process (the worker serves its own on WORKER_METRICS_PORT)",
+            auth="none", content_type="text/plain")
 async def metrics(request: web.Request) -> web.Response:
     try:
         await asyncio.wait_for(_set_state_gauges(request.app[SERVICES]), CHECK_TIMEOUT)
     except Exception:  # a database away must not take the counters with it
         pass
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(body=generate_latest(API_REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from prometheus_client import REGISTRY
+from metrics import API_REGISTRY as REGISTRY
 
 from tests.bookings.helpers import new_org_with_session
 

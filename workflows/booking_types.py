@@ -35,6 +35,12 @@ class BookingStatus:
     FINAL = frozenset({COMPLETED, NO_RECORDING, FAILED, CANCELLED, NO_SHOW})
 
 
+# The same values as a type, so the API's schema lists them (tests/api/test_openapi_truth.py
+# checks the two agree).
+BookingStatusValue = Literal["scheduling", "scheduled", "in_progress", "ended", "processing_recording",
+                             "completed", "no_recording", "failed", "cancelled", "no_show"]
+
+
 class Failure:
     """ApplicationError types the booking activities raise; each is also the booking's
     status_reason when it ends the booking."""

@@ -17,7 +17,9 @@ from urllib.parse import quote
 
 import httpx
 
+from metrics import ZOOM_API_ERRORS
 from zoom.errors import (
+    ZoomError,
     ZoomMeetingNotFound,
     ZoomTokenRejected,
     ZoomTransientError,
@@ -182,7 +184,7 @@ class ZoomApi:
         token = await self._get_token()
         response = await self._send(method, path, token, params, json_body)
         if not response.is_success:
-            error = classify_api_error(response)
+            error = _counted(classify_api_error(response))
             if not isinstance(error, ZoomTokenRejected):
                 raise error
             if self._on_token_rejected is not None:
@@ -192,7 +194,7 @@ class ZoomApi:
                 raise error  # nobody could replace the token: a retry would fail the same way
             response = await self._send(method, path, fresh, params, json_body)
             if not response.is_success:
-                raise classify_api_error(response)
+                raise _counted(classify_api_error(response))
         return response
 
     async def _send(
@@ -212,7 +214,14 @@ class ZoomApi:
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             )
         except httpx.TransportError as exc:
+            ZOOM_API_ERRORS.labels("transport", type(exc).__name__).inc()
             # The path names which call failed; the exception text could carry the full URL.
             raise ZoomTransientError(
                 f"Zoom API {method} {path.split('?')[0]}: {type(exc).__name__}"
             ) from None
+
+
+def _counted(error: ZoomError) -> ZoomError:
+    """Count Zoom's error answer by status and code (converge_zoom_api_errors_total)."""
+    ZOOM_API_ERRORS.labels(str(error.status), "none" if error.code is None else str(error.code)).inc()
+    return error

@@ -99,7 +99,9 @@ async def post_signout(request: web.Request) -> web.Response:
 
 
 @routes.get("/static/{name}")
-@documented("The pages' stylesheet and script", auth="none", content_type="text/plain")
+@documented("The pages' static files (" + ", ".join(STATIC) + "); any other name is 404",
+            auth="none", content_type="text/css", errors=(404,),
+            also={kind: name for name, kind in STATIC.items() if kind != "text/css"})
 async def get_static(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     if name not in STATIC:

@@ -96,7 +96,11 @@ def _json_object(request: web.Request, raw: bytes) -> dict[str, Any]:
 @routes.post("/v1/zoom/webhooks")
 @documented("Zoom events, authenticated by the x-zm-signature header only: stored in the inbox "
             "(once per event), then routed to the booking of the meeting",
-            auth="zoom_signature", errors=(400, 401, 413, 415, 422))
+            auth="zoom_signature", errors=(400, 401, 413, 415, 422),
+            body_schema={"type": "object", "required": ["event"], "description": "Zoom's event "
+                         "notification: event, event_ts, payload (docs/zoom.md)",
+                         "properties": {"event": {"type": "string"}, "event_ts": {"type": "integer"},
+                                        "payload": {"type": "object"}}})
 async def post_zoom_webhook(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     raw = await request.read()

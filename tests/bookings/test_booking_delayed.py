@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from prometheus_client import REGISTRY
+from metrics import API_REGISTRY as REGISTRY
 
 from api.booking_views import SCHEDULING_DELAYED, SCHEDULING_DELAYED_AFTER
 from models import Booking

@@ -15,6 +15,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.recording_download import RecordingDownloadActivities
 from activities.recordings import RecordingActivities
+from metrics import WORKER_REGISTRY
 from models import RecordingFile
 from models.recording_store import RecordingStore
 from tests.recordings.helpers import file_rows, zoom_recording
@@ -22,6 +23,10 @@ from workflows.recording_types import DownloadFileInput, RegisterFilesInput
 from zoom_emulator.files import expected_sha256, file_key
 
 MIB = 1 << 20
+
+
+def _sample(name: str, **labels) -> float:
+    return WORKER_REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 class Downloads:
@@ -59,6 +64,9 @@ async def test_files_are_stored_whole_with_the_webhook_token_and_registered_once
     again = await run.register(rec)  # the same announcement again: the same rows
     assert {t: r.id for t, r in again.items()} == {t: r.id for t, r in refs.items()}
     lists_before = sum(1 for r in await emulator.control.requests() if (r["route"] or "").endswith("/recordings"))
+    counted = [_sample("converge_recording_download_bytes_total"),
+               _sample("converge_recording_downloads_total", outcome="stored"),
+               _sample("converge_recording_download_seconds_count")]
     beats = {}
     for kind, ref in refs.items():
         run.heartbeats.clear()
@@ -79,6 +87,11 @@ async def test_files_are_stored_whole_with_the_webhook_token_and_registered_once
     assert lists_after == lists_before  # the webhook's token sufficed: no fresh one was needed
     # The byte offset is heartbeated chunk by chunk (1 MiB), ending at the file's size.
     assert beats["MP4"] == [MIB, 2 * MIB, 3 * MIB, 3 * MIB + 123]
+    # Metrics: every byte written, each stored file once with its time.
+    assert [_sample("converge_recording_download_bytes_total"),
+            _sample("converge_recording_downloads_total", outcome="stored"),
+            _sample("converge_recording_download_seconds_count")] == [
+        counted[0] + sum(r.size_bytes for r in rows.values()), counted[1] + 3, counted[2] + 3]
     again = await run.download(rec, refs["MP4"])  # a retry after success finds the work done
     assert again.sha256 == rows["MP4"].sha256
 
@@ -157,6 +170,7 @@ async def test_a_file_gone_at_zoom_fails_for_good(api, emulator):
     await emulator.control.add_fault("/rec/download/*", action="respond", status=404, count=1,
                                      headers={"Content-Type": "text/html"}, body="<html>gone</html>")
     run = Downloads(api.services)
+    gone = _sample("converge_recording_downloads_total", outcome="recording_file_gone")
     try:
         ref = (await run.register(rec))["CHAT"]
         with pytest.raises(ApplicationError) as failed:
@@ -164,6 +178,7 @@ async def test_a_file_gone_at_zoom_fails_for_good(api, emulator):
     finally:
         await emulator.control.clear_faults()
     assert failed.value.type == "recording_file_gone" and failed.value.non_retryable
+    assert _sample("converge_recording_downloads_total", outcome="recording_file_gone") == gone + 1
 
 
 async def test_one_writer_per_file(api, emulator):

@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from prometheus_client import REGISTRY
+from metrics import WORKER_REGISTRY as REGISTRY
 from sqlalchemy import func
 from sqlmodel import select
 

@@ -74,9 +74,17 @@ async def test_get_user_by_email_with_s2s(system_api: ZoomApi) -> None:
 
 
 async def test_unknown_user_is_1001(system_api: ZoomApi, alex_api: ZoomApi) -> None:
+    from metrics import WORKER_REGISTRY
+
+    def counted() -> float:  # converge_zoom_api_errors_total, by status and Zoom's code
+        return WORKER_REGISTRY.get_sample_value(
+            "converge_zoom_api_errors_total", {"status": "404", "code": "1001"}) or 0.0
+
+    before = counted()
     with pytest.raises(ZoomUserNotFound) as info:
         await system_api.get_user("nobody@system.converge.test")
     assert info.value.code == 1001 and info.value.status == 404
+    assert counted() == before + 1
     # A user-level token may only act on its own user.
     with pytest.raises(ZoomUserNotFound):
         await alex_api.get_user(HOST1)
