@@ -19,7 +19,7 @@ from models import Organization
 
 routes = web.RouteTableDef()
 
-STATIC = {"pages.css": "text/css", "pages.js": "text/javascript"}
+STATIC = {"pages.css": "text/css", "pages.js": "text/javascript", "favicon.svg": "image/svg+xml"}
 
 
 @routes.get("/")
@@ -99,7 +99,7 @@ async def post_signout(request: web.Request) -> web.Response:
 
 
 @routes.get("/static/{name}")
-@documented("The pages' stylesheet and script", auth="none", content_type="text/plain")
+@documented("The pages' stylesheet, script and icon", auth="none", content_type="text/plain")
 async def get_static(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     if name not in STATIC:
