@@ -117,6 +117,7 @@ async def test_a_frozen_worker_shows_on_the_card_and_in_healthz_then_recovers(ch
         await expect(card.locator(".pending-note.delayed")).to_contain_text(
             "Scheduling is delayed", timeout=30_000)
         await expect(card.locator(".pending-note.delayed")).to_contain_text("alerted")
+        await expect(card.get_by_text("Scheduling is delayed")).to_have_count(1)  # said once
         health = await health_until(stack.url, 503)
         assert health["checks"]["worker"].startswith("down"), health
         assert all(v == "ok" for k, v in health["checks"].items() if k != "worker"), health
