@@ -49,6 +49,9 @@ async def test_every_page_fits_a_375px_phone(phone, web_stack):
     card = await book(page, "Bartholomew Fitzgerald-Okonkwo",
                       "bartholomew.fitzgerald-okonkwo@research-participants.example.com")
     await expect(card.locator(".badge")).to_have_text("Scheduled")
+    # The meeting is already on the card, so the confirmation promises nothing about it.
+    await expect(page.locator(".banner.notice")).to_have_text(
+        "Booked Bartholomew Fitzgerald-Okonkwo. Their interview is on the agenda below.")
     await assert_fits(page)  # the agenda with the booking card (long join link and host)
     await shot(page, "phone-agenda", full_page=True)
 
