@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     rate_limit_signin_per_ip: int = Field(10, alias="RATE_LIMIT_SIGNIN_PER_IP")
     rate_limit_org_per_minute: int = Field(300, alias="RATE_LIMIT_ORG_PER_MINUTE")
     rate_limit_ip_per_minute: int = Field(600, alias="RATE_LIMIT_IP_PER_MINUTE")
+    # When a booking still `scheduling` says it is delayed, and how recently a worker must have
+    # polled the `idi` task queue for /healthz to call it alive (README, Operations).
+    scheduling_delayed_after_seconds: float = Field(60, gt=0, alias="SCHEDULING_DELAYED_AFTER_SECONDS")
+    worker_poller_fresh_seconds: float = Field(120, gt=0, alias="WORKER_POLLER_FRESH_SECONDS")
     public_base_url: str = Field("http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
     recordings_dir: str = Field(".data/recordings", alias="RECORDINGS_DIR")
     admin_api_key: str | None = Field(None, alias="ADMIN_API_KEY")

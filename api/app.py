@@ -9,6 +9,7 @@ from api.access_log import access_log
 from api.context import SERVICES
 from api.errors import SHAPED_APP, error_middleware, shape_protocol_errors
 from api.input_guard import input_guard
+from api.pages.unknown import unknown_page
 from api.rate_limits import rate_limits
 from api.webhooks import intake as webhooks
 from services import Services
@@ -20,8 +21,10 @@ ROUTE_MODULES = (health, orgs, integrations, webhooks, sessions, bookings, pages
 
 def create_app(services: Services) -> web.Application:
     # access_log outermost, so it logs the status the client got; then error_middleware, so even
-    # the guard's refusals get the error shape.
-    app = web.Application(middlewares=[access_log, error_middleware, input_guard, rate_limits],
+    # the guard's refusals get the error shape; unknown_page inside it answers the router's 404
+    # on page addresses with the styled page before the JSON shape is applied.
+    app = web.Application(middlewares=[access_log, error_middleware, unknown_page, input_guard,
+                                       rate_limits],
                           client_max_size=MAX_BODY_BYTES)
     app[SHAPED_APP] = True
     shape_protocol_errors()

@@ -137,19 +137,21 @@ def _audio_owner(f: RecordingFile, people: list[Attendee]) -> str | None:
 
 log = logging.getLogger("api.bookings")
 
-# A healthy stack schedules a booking in a second or two; past this, something is stuck (no
-# worker, Temporal or Zoom away) and the person waiting should hear so, and ops be told.
+# A healthy stack schedules a booking in a second or two; past SCHEDULING_DELAYED_AFTER_SECONDS
+# (default a minute) something is stuck (no worker, Temporal or Zoom away) and the person waiting
+# should hear so, and ops be told.
 SCHEDULING_DELAYED_AFTER = timedelta(minutes=1)
 SCHEDULING_DELAYED = ("Scheduling is delayed: the Zoom meeting has not been created yet. Our team "
                       "has been alerted; the booking is kept and completes on its own once the "
                       "service recovers, so there is no need to book again.")
 
 
-def _status_message(booking: Booking, meeting: Meeting | None, now: datetime) -> str | None:
+def _status_message(booking: Booking, meeting: Meeting | None, now: datetime,
+                    delayed_after: timedelta) -> str | None:
     if booking.status != "scheduling" or meeting is not None:
         return booking.status_message
     waited = now - _utc(booking.created_at)
-    if waited < SCHEDULING_DELAYED_AFTER:
+    if waited < delayed_after:
         return booking.status_message
     BOOKINGS_SCHEDULING_DELAYED.inc()
     log.warning("booking %s still scheduling after %.0f s (org %s): check /healthz and the worker",
@@ -158,7 +160,8 @@ def _status_message(booking: Booking, meeting: Meeting | None, now: datetime) ->
 
 
 def booking_out(booking: Booking, meeting: Meeting | None, files: list[RecordingFile],
-                people: list[Attendee] | None = None) -> BookingOut:
+                people: list[Attendee] | None = None,
+                delayed_after: timedelta = SCHEDULING_DELAYED_AFTER) -> BookingOut:
     people = people or []
     now = datetime.now(timezone.utc)
     order = {"host": 0, "interviewee": 1}
@@ -173,7 +176,7 @@ def booking_out(booking: Booking, meeting: Meeting | None, files: list[Recording
         duration_minutes=booking.duration_minutes,
         status=booking.status,
         status_reason=booking.status_reason,
-        status_message=_status_message(booking, meeting, now),
+        status_message=_status_message(booking, meeting, now, delayed_after),
         workflow_id=booking.workflow_id,
         meeting=None if meeting is None else MeetingOut(
             zoom_meeting_id=meeting.zoom_meeting_id,
@@ -221,7 +224,9 @@ async def load_bookings(services: Services, bookings: list[Booking]) -> list[Boo
         people: dict[str, list[Attendee]] = {}
         for a in (await s.exec(select(Attendee).where(col(Attendee.booking_id).in_(ids)))).all():
             people.setdefault(a.booking_id, []).append(a)
-    return [booking_out(b, meetings.get(b.id), files.get(b.id, []), people.get(b.id)) for b in bookings]
+    delayed_after = timedelta(seconds=services.settings.scheduling_delayed_after_seconds)
+    return [booking_out(b, meetings.get(b.id), files.get(b.id, []), people.get(b.id), delayed_after)
+            for b in bookings]
 
 
 async def load_booking(services: Services, booking: Booking) -> BookingOut:

@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 
 routes = web.RouteTableDef()
 CHECK_TIMEOUT = 2.0
-# A live worker long-polls its task queue about once a minute; one not seen for longer is frozen
-# or dead, and bookings would sit in `scheduling` with nobody to run them.
-POLLER_FRESH = timedelta(minutes=2)
+# A live worker long-polls its task queue about once a minute; one not seen for longer than
+# WORKER_POLLER_FRESH_SECONDS (default 2 minutes) is frozen or dead, and bookings would sit in
+# `scheduling` with nobody to run them.
 
 
 class HealthOut(BaseModel):
@@ -58,7 +58,8 @@ async def _worker_ok(services: Services) -> None:
         namespace=client.namespace, task_queue=TaskQueue(name=services.task_queue),
         task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW))
     now = datetime.now(timezone.utc)
-    if not any(now - p.last_access_time.ToDatetime(tzinfo=timezone.utc) < POLLER_FRESH
+    fresh = timedelta(seconds=services.settings.worker_poller_fresh_seconds)
+    if not any(now - p.last_access_time.ToDatetime(tzinfo=timezone.utc) < fresh
                for p in described.pollers):
         raise NoWorker()
 

@@ -19,7 +19,7 @@ from models import Organization
 
 routes = web.RouteTableDef()
 
-STATIC = {"pages.css": "text/css", "pages.js": "text/javascript"}
+STATIC = {"pages.css": "text/css", "pages.js": "text/javascript", "favicon.svg": "image/svg+xml"}
 
 
 @routes.get("/")

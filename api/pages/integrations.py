@@ -6,7 +6,11 @@ Zoom's OAuth callback (api/integrations.py) already sends the browser back to
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from aiohttp import web
+from sqlalchemy import func
+from sqlmodel import col, select
 
 from api.context import SERVICES
 from api.openapi import documented
@@ -14,20 +18,45 @@ from api.pages import session as sessions
 from api.pages.access import app_page, guarded, posted_form, signed_in
 from api.pages.backend import ApiFailed, Backend
 from api.pages.render import see_other
+from models import Booking, IdiSession, Meeting, ZoomConnection
 
 routes = web.RouteTableDef()
 
 PAGE = "/settings/integrations"
 
 
-async def _show(request: web.Request, current, *, error: str | None = None,
-                status: int = 200) -> web.Response:
+async def on_old_zoom_user(request: web.Request, org_id: str) -> list[dict]:
+    """Upcoming interviews whose meeting belongs to a Zoom user the org is no longer connected as
+    (disconnected, expired, revoked, or reconnected as someone else). A meeting never changes host
+    (README "Who hosts"), so Converge cannot start, move or cancel these for the org any more."""
+    services = request.app[SERVICES]
+    now = datetime.now(timezone.utc)
+    ends = Booking.start_time + func.make_interval(0, 0, 0, 0, 0, Booking.duration_minutes)
+    async with services.db.session() as s:
+        conn = (await s.exec(select(ZoomConnection).where(ZoomConnection.org_id == org_id))).first()
+        if conn is None:
+            return []
+        rows = (await s.exec(
+            select(Booking, Meeting, IdiSession)
+            .join(Meeting, Meeting.booking_id == Booking.id)
+            .join(IdiSession, IdiSession.id == Booking.session_id)
+            .where(Booking.org_id == org_id, Meeting.connection_id == conn.id,
+                   Meeting.host_kind == "org", Meeting.status == "scheduled",
+                   col(Booking.status).in_(("scheduled", "in_progress")), ends > now)
+            .order_by(Booking.start_time).limit(50))).all()
+    still_usable = conn.status == "active"
+    return [{"booking": b, "meeting": m, "session": sess} for b, m, sess in rows
+            if not (still_usable and (not m.host_user_id or m.host_user_id == conn.zoom_user_id))]
+
+
+async def _show(request: web.Request, current) -> web.Response:
     zoom = await Backend(request, current).get("/integrations/zoom")
     # Only while it is true: a bookmarked ?zoom=connected must not contradict an expired status.
     connected = request.query.get("zoom") == "connected" and zoom["status"] == "active"
     notice = "Zoom is connected." if connected else None
-    return await app_page(request, current, "integrations.html", nav="settings", status=status,
-                          title="Integrations", zoom=zoom, notice=notice, error=error)
+    return await app_page(request, current, "integrations.html", nav="settings",
+                          title="Integrations", zoom=zoom, notice=notice,
+                          stranded=await on_old_zoom_user(request, current.org_id))
 
 
 @routes.get(PAGE)
@@ -40,7 +69,7 @@ async def get_integrations(request: web.Request) -> web.Response:
 
 @routes.post(PAGE + "/zoom/connect")
 @documented("Connect Zoom: redirects the browser to Zoom's authorization page", auth="session",
-            status=303, content_type="text/html", errors=(403, 503))
+            status=303, content_type="text/html", errors=(403,))
 @guarded
 async def post_connect(request: web.Request) -> web.Response:
     current = await signed_in(request)
@@ -48,7 +77,9 @@ async def post_connect(request: web.Request) -> web.Response:
     try:
         answer = await Backend(request, current).post("/integrations/zoom/connect")
     except ApiFailed as failed:
-        return await _show(request, current, error=failed.message, status=failed.status)
+        # Back to the page (303), so a reload is a GET of Integrations, not a second connect.
+        await sessions.flash(request.app[SERVICES], current, "error", failed.message)
+        return see_other(PAGE)
     return see_other(answer["authorize_url"])
 
 

@@ -129,7 +129,7 @@ async def load(request: web.Request) -> PageSession | None:
 
 
 async def destroy(services: Services, sid: str) -> None:
-    await services.redis.delete(_redis_key(sid), _flash_key(sid))
+    await services.redis.delete(_redis_key(sid), _flash_key(sid))  # a kept form expires in 2 min
 
 
 def csrf_ok(expected: str | None, sent: str | None) -> bool:
@@ -180,4 +180,22 @@ async def flash(services: Services, current: PageSession, kind: str, text: str) 
 
 async def take_flash(services: Services, current: PageSession) -> dict | None:
     raw = await services.redis.getdel(_flash_key(current.sid))
+    return json.loads(raw) if raw else None
+
+
+# A refused form goes back to its page with a 303 (so a reload or a bookmark is a plain GET of the
+# page, never a re-POST or the POST URL's JSON); what was typed and the error wait here for it.
+def _form_key(sid: str, page: str) -> str:
+    return _flash_key(sid) + ":form:" + hashlib.sha256(page.encode()).hexdigest()[:16]
+
+
+async def keep_form(services: Services, current: PageSession, page: str, error: str,
+                    values: dict[str, str]) -> None:
+    await services.redis.set(_form_key(current.sid, page),
+                             json.dumps({"error": error, "form": values}), ex=_FLASH_SECONDS)
+
+
+async def take_form(services: Services, current: PageSession, page: str) -> dict | None:
+    """{"error", "form"} of the refused form of `page`, once."""
+    raw = await services.redis.getdel(_form_key(current.sid, page))
     return json.loads(raw) if raw else None

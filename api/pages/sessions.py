@@ -15,7 +15,7 @@ from aiohttp import web
 
 from api.context import SERVICES
 from api.openapi import documented
-from api.pages import session as sessions
+from api.pages import session as sessions, wording
 from api.pages.access import Stop, app_page, guarded, posted_form, signed_in, org_time_zone
 from api.pages.backend import ApiFailed, Backend
 from api.pages.render import html, see_other
@@ -48,12 +48,21 @@ async def get_or_not_found(backend: Backend, current, path: str, what: str) -> d
 # --- sessions ----------------------------------------------------------------------------------
 
 
-async def _sessions_page(request, current, *, form=None, error=None, status=200) -> web.Response:
+async def _sessions_page(request, current) -> web.Response:
     listed = await Backend(request, current).get("/sessions")
-    form = form or {"title": "", "kind": "idi", "meeting_provider": "zoom_app"}
-    return await app_page(request, current, "sessions.html", nav="sessions", status=status,
-                          title="Sessions", sessions=listed["sessions"], form=form, error=error,
-                          **LABELS)
+    kept = await sessions.take_form(request.app[SERVICES], current, "/sessions") or {}
+    form = kept.get("form") or {"title": "", "kind": "idi", "meeting_provider": "zoom_app"}
+    return await app_page(request, current, "sessions.html", nav="sessions",
+                          title="Sessions", sessions=listed["sessions"], form=form,
+                          error=kept.get("error"), **LABELS)
+
+
+async def refused(request, current, page: str, error: str, values: dict[str, str],
+                  labels: dict[str, str], anchor: str) -> web.Response:
+    """Back to the form's page (303) with the error, in the form's own words, and what was typed."""
+    await sessions.keep_form(request.app[SERVICES], current, page,
+                             wording.as_labelled(error, labels), values)
+    return see_other(f"{page}#{anchor}")
 
 
 @routes.get("/sessions")
@@ -65,8 +74,8 @@ async def get_sessions(request: web.Request) -> web.Response:
 
 
 @routes.post("/sessions")
-@documented("Create Session (form); continues to its agenda", auth="session", status=303,
-            content_type="text/html", errors=(400, 403))
+@documented("Create Session (form); continues to its agenda, or back to Sessions with the error",
+            auth="session", status=303, content_type="text/html", errors=(403,))
 @guarded
 async def post_session(request: web.Request) -> web.Response:
     current = await signed_in(request)
@@ -75,8 +84,8 @@ async def post_session(request: web.Request) -> web.Response:
     try:
         created = await Backend(request, current).post("/sessions", json=body)
     except ApiFailed as failed:
-        return await _sessions_page(request, current, form=body, error=failed.message,
-                                    status=failed.status)
+        return await refused(request, current, "/sessions", failed.message, body,
+                             wording.SESSION_FORM_LABELS, "session-error")
     return see_other(f"/sessions/{created['id']}")
 
 
@@ -91,14 +100,15 @@ def _default_form() -> dict[str, str]:
             "start": start.strftime("%Y-%m-%dT%H:%M"), "tz": "UTC"}
 
 
-async def _agenda_page(request, current, session_id: str, *, form=None, error=None,
-                       status=200) -> web.Response:
+async def _agenda_page(request, current, session_id: str) -> web.Response:
     backend = Backend(request, current)
     s = await get_or_not_found(backend, current, f"/sessions/{session_id}", "Session")
     bookings = (await backend.get(f"/sessions/{session_id}/bookings"))["bookings"]
-    return await app_page(request, current, "agenda.html", nav="sessions", status=status,
-                          title=s["title"], s=s, bookings=bookings, form=form or _default_form(),
-                          error=error, csrf=current.csrf,
+    kept = await sessions.take_form(request.app[SERVICES], current, f"/sessions/{session_id}") or {}
+    return await app_page(request, current, "agenda.html", nav="sessions",
+                          title=s["title"], s=s, bookings=bookings,
+                          form=kept.get("form") or _default_form(),
+                          error=kept.get("error"), csrf=current.csrf,
                           idempotency_key=secrets.token_urlsafe(16), **LABELS)
 
 
@@ -128,9 +138,9 @@ def start_time(local: str, tz: str) -> str:
 
 
 @routes.post("/sessions/{session}/bookings")
-@documented("Schedule interviewees: add a manual booking (form); its meeting appears on the "
-            "agenda", auth="session", status=303, content_type="text/html",
-            errors=(400, 403, 409, 422, 503))
+@documented("Schedule interviewees: add a manual booking (form); back to the agenda, where its "
+            "meeting appears (or the error, with what was typed)", auth="session", status=303,
+            content_type="text/html", errors=(403, 404))
 @guarded
 async def post_booking(request: web.Request) -> web.Response:
     current = await signed_in(request)
@@ -153,8 +163,8 @@ async def post_booking(request: web.Request) -> web.Response:
         booking = await Backend(request, current).post(
             f"/sessions/{session_id}/bookings", json=body, headers={"Idempotency-Key": key})
     except FormProblem as problem:
-        return await _agenda_page(request, current, session_id, form=values, error=str(problem),
-                                  status=400)
+        return await refused(request, current, f"/sessions/{session_id}", str(problem), values,
+                             wording.BOOKING_FORM_LABELS, "booking-error")
     except ApiFailed as failed:
         if failed.status == 404:
             return not_found_page(current, "Session")
@@ -163,11 +173,13 @@ async def post_booking(request: web.Request) -> web.Response:
             # The same form page was sent again with other values (back button, edit, resend).
             message = ("This form was already used for another booking, so nothing was booked. "
                        "Check the details below and send them again.")
-        return await _agenda_page(request, current, session_id, form=values, error=message,
-                                  status=failed.status)
+        return await refused(request, current, f"/sessions/{session_id}", message, values,
+                             wording.BOOKING_FORM_LABELS, "booking-error")
+    # The card below says where its meeting is (often already there: Zoom answered within the
+    # booking's wait), so the notice makes no promise about it either way.
     await sessions.flash(request.app[SERVICES], current, "notice",
-                         f"Booked {booking['participant_name']}. The Zoom meeting shows below as "
-                         "soon as Zoom has created it.")
+                         f"Booked {booking['participant_name']}. Their interview is on the agenda "
+                         "below.")
     return see_other(f"/sessions/{session_id}#booking-{booking['id']}")
 
 
@@ -185,8 +197,8 @@ async def get_booking_card(request: web.Request) -> web.Response:
 
 @routes.post("/bookings/{booking}/start")
 @documented("Start the meeting as its host: fetches a fresh start URL from Zoom and redirects "
-            "to it (never stored)", auth="session", status=303, content_type="text/html",
-            errors=(403, 404))
+            "to it (never stored); when that is refused, a page says why and what to do",
+            auth="session", status=303, content_type="text/html", errors=(403, 404, 409, 502))
 @guarded
 async def post_start_meeting(request: web.Request) -> web.Response:
     current = await signed_in(request)
@@ -197,8 +209,16 @@ async def post_start_meeting(request: web.Request) -> web.Response:
     try:
         start = await backend.get(f"/bookings/{booking_id}/start-url")
     except ApiFailed as failed:
-        await sessions.flash(request.app[SERVICES], current, "error", failed.message)
-        return see_other(f"/sessions/{booking['session_id']}#booking-{booking_id}")
+        # The form opened a new tab for Zoom: say in that tab why not and what to do instead.
+        meeting = booking.get("meeting") or {}
+        return await app_page(request, current, "start_failed.html", nav="sessions",
+                              status=failed.status, title="Meeting not started",
+                              message=failed.message, booking_id=booking_id,
+                              session_id=booking["session_id"],
+                              # Only the org's own Zoom user can be signed in to by the org.
+                              host_email=meeting.get("host_email")
+                              if meeting.get("host_kind") == "org" else None,
+                              zoom_meeting_id=meeting.get("zoom_meeting_id"))
     # A host credential: the redirect itself must not be cached or leak as a Referer.
     response = see_other(start["start_url"])
     response.headers["Referrer-Policy"] = "no-referrer"

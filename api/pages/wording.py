@@ -7,6 +7,8 @@ silently dropped from the page.
 
 from __future__ import annotations
 
+import re
+
 CONNECTION_STATUS = {
     "active": "Active",
     "expired": "Expired",
@@ -96,6 +98,21 @@ FILE_FAILURES = {
     "zoom_unavailable": "Zoom did not answer, however often Converge tried",
     "download_failed": "the download did not finish, however often Converge tried",
 }
+
+# The forms' own labels for the JSON fields the API's messages name ("participant_email …"), so
+# a refused form speaks of the field the person sees.
+BOOKING_FORM_LABELS = {"participant_name": "Interviewee name",
+                       "participant_email": "Interviewee email",
+                       "start_time": "Start", "duration_minutes": "Duration (minutes)"}
+SESSION_FORM_LABELS = {"title": "Title", "kind": "Session type",
+                       "meeting_provider": "Meeting provider"}
+
+
+def as_labelled(message: str, labels: dict[str, str]) -> str:
+    """`message` with each API field name replaced by the form's label for it."""
+    return re.sub(r"\b(" + "|".join(map(re.escape, labels)) + r")\b",
+                  lambda m: labels[m.group(1)], message)
+
 
 PROCESSING_NOTE = ("Processing — recordings usually appear 5–30 minutes after the call, "
                    "depending on its length.")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from sqlmodel import select
 
@@ -185,3 +187,31 @@ async def until(check, *, timeout: float = 60, what: str = "condition"):
         assert loop.time() < deadline, f"{what} never happened"
         await asyncio.sleep(0.05)
     return value
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_env(services, system_host: str, temporal_address: str) -> dict:
+    """The environment of a worker in its own process (booking_worker_process.py): the test
+    stack's database, Redis, keys and Zoom, the Temporal server at `temporal_address`, and one
+    system host nobody else books."""
+    st = services.settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZOOM_", "DATABASE_URL", "REDIS_URL", "TEMPORAL_"))}
+    env.update({
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": st.database_url,
+        "REDIS_URL": st.redis_url,
+        "TOKEN_ENCRYPTION_KEYS": st.token_encryption_keys,
+        "TEMPORAL_ADDRESS": temporal_address,
+        "ZOOM_OAUTH_BASE_URL": st.zoom_oauth_base_url,
+        "ZOOM_API_BASE_URL": st.zoom_api_base_url,
+        "ZOOM_CLIENT_ID": st.zoom_client_id,
+        "ZOOM_CLIENT_SECRET": st.zoom_client_secret,
+        "ZOOM_REDIRECT_URI": st.zoom_redirect_uri,
+        "ZOOM_S2S_ACCOUNT_ID": st.zoom_s2s_account_id,
+        "ZOOM_S2S_CLIENT_ID": st.zoom_s2s_client_id,
+        "ZOOM_S2S_CLIENT_SECRET": st.zoom_s2s_client_secret,
+        "ZOOM_SYSTEM_HOSTS": f"{system_host}:1",
+    })
+    return env

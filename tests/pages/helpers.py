@@ -50,13 +50,14 @@ async def http_sign_in(client: httpx.AsyncClient, key: str) -> httpx.Response:
 # --- in the browser -----------------------------------------------------------------------------
 
 
-async def shot(page, name: str) -> None:
-    """A screenshot of the viewport (1280x800) for docs/screenshots/, when asked for with
-    UPDATE_SCREENSHOTS=1 (an ordinary test run leaves the committed pictures alone)."""
+async def shot(page, name: str, *, full_page: bool = False) -> None:
+    """A screenshot of the viewport (1280x800, or the phone's 375 px) for docs/screenshots/, when
+    asked for with UPDATE_SCREENSHOTS=1 (an ordinary test run leaves the committed pictures
+    alone); `full_page` takes the whole page, as a phone user scrolls it."""
     if os.environ.get("UPDATE_SCREENSHOTS") != "1":
         return
     SHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SHOTS / f"{name}.png"))
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 async def sign_in(page, key: str, start: str = "/sessions") -> None:
