@@ -78,6 +78,22 @@ async def test_status_refresh_reads_the_settings_again_and_a_booking_says_no_tra
         assert "recording-notice" not in (await browser.get(f"/bookings/{booking['id']}/card")).text
 
 
+async def test_a_failed_read_keeps_what_was_known(api, emulator):
+    org_id, headers, _ = await new_org_with_session(api, "Flaky Settings Research")
+    email = await fresh_zoom_user(emulator, first="Fay")
+    await connect_org(api, emulator, org_id, headers, email)
+    await emulator.control.recording_settings(email, recording_audio_transcript=False)
+    assert _codes(await _status(api, org_id, headers)) == ["transcription_disabled"]
+    await emulator.control.recording_settings(email, recording_audio_transcript=True)
+    try:
+        await emulator.control.add_fault("/v2/users/*/settings", action="respond", status=503)
+        status = await _status(api, org_id, headers)
+        assert (status["status"], _codes(status)) == ("active", ["transcription_disabled"])
+    finally:
+        await emulator.control.clear_faults()
+    assert _codes(await _status(api, org_id, headers)) == []
+
+
 async def test_a_host_without_transcripts_completes_without_waiting_for_one(api, emulator, temporal_env):
     org_id, headers, session_id = await new_org_with_session(api, "No Transcript Host Research")
     email = await fresh_zoom_user(emulator, first="Nico")
