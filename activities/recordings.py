@@ -17,6 +17,7 @@ from temporalio import activity
 
 from models import Meeting, RecordingFile, WebhookEvent, ZoomConnection, utcnow
 from models.tables import new_id
+from connections import recording_settings
 from connections.meeting_host import MeetingHostChanged, meeting_api
 from connections.tokens import ConnectionUnavailable
 from workflows.recording_types import (
@@ -122,12 +123,31 @@ class RecordingActivities:
         meeting = await booking_meeting(self._services, inp.booking_id)
         user_type, who = await self._host_type(meeting)
         can_record = user_type != BASIC_USER
+        cloud, transcript = await self._host_switches(meeting) if can_record else (True, True)
         return RecordingPlan(
             booking_id=inp.booking_id,
             host_can_cloud_record=can_record,
             host_note=None if can_record else f"The meeting's host, {who}, is a Basic (free) Zoom user.",
+            cloud_recording_enabled=cloud,
+            transcript_enabled=transcript,
             timings=self._timings,
         )
+
+    async def _host_switches(self, meeting: Meeting) -> tuple[bool, bool]:
+        """Whether the org host's Zoom settings have cloud recording and audio transcripts on,
+        read now (docs/zoom.md#recording-settings). Unknown counts as on: the waits and polls
+        then find out. Converge's own hosts are set up to record and are not asked."""
+        if meeting.host_kind != "org" or not meeting.connection_id:
+            return True, True
+        async with self._services.db.session() as s:
+            conn = await s.get(ZoomConnection, meeting.connection_id)
+        try:
+            api = await host_api(self._services, meeting)
+        except ConnectionUnavailable:
+            return True, True
+        recording = ((await recording_settings.read(api, conn.scopes if conn else "")) or {}).get("recording", {})
+        transcript = recording.get("recording_audio_transcript", recording.get("audio_transcript"))
+        return recording.get("cloud_recording") is not False, transcript is not False
 
     async def _host_type(self, meeting: Meeting) -> tuple[int | None, str]:
         """The host's Zoom user type now (Zoom may have changed the licence since connect time),

@@ -14,7 +14,9 @@ from sqlmodel import col, select
 
 import attendance as rules
 from metrics import BOOKINGS_SCHEDULING_DELAYED
-from models import Attendee, Booking, Meeting, RecordingFile
+from connections.warnings import (CLOUD_RECORDING_DISABLED, RECORDING_SETTING_CODES,
+                                  TRANSCRIPTION_DISABLED)
+from models import Attendee, Booking, Meeting, RecordingFile, ZoomConnection
 from workflows.booking_types import BookingStatusValue
 
 from typing import TYPE_CHECKING
@@ -78,6 +80,12 @@ class AttendanceOut(BaseModel):
     participants: list[ParticipantOut] = []
 
 
+class RecordingNoticeOut(BaseModel):
+    code: str = Field(description="cloud_recording_disabled (no recording, so no transcript "
+                                  "either) or transcription_disabled (a recording, no transcript)")
+    message: str
+
+
 class BookingOut(BaseModel):
     id: str
     org_id: str
@@ -91,6 +99,11 @@ class BookingOut(BaseModel):
                                     "or no_recording")
     status_reason: str | None = None
     status_message: str | None = Field(None, description="What happened and what to do, in words")
+    recording_notice: RecordingNoticeOut | None = Field(
+        None, description="Set while the interview is ahead or its files are awaited, when the "
+                          "org's Zoom user has cloud recording or audio transcripts switched off "
+                          "(as Zoom said at the last look at the Integrations status): no "
+                          "recording or no transcript will come. Never set for Converge's account")
     workflow_id: str | None
     meeting: MeetingOut | None = None
     recordings: list[RecordingOut] = []
@@ -146,10 +159,40 @@ SCHEDULING_DELAYED = ("Scheduling is delayed: the Zoom meeting has not been crea
                       "service recovers, so there is no need to book again.")
 
 
+# Until these the booking still waits for Zoom's files, so what the host's settings say matters.
+_AWAITING_FILES = ("scheduled", "in_progress", "ended", "processing_recording")
+_NOTICES = {
+    CLOUD_RECORDING_DISABLED: (
+        "No recording or transcript will come for this interview: cloud recording is switched "
+        "off for your organization's Zoom user. Switch it on in Zoom (Settings > Recording > "
+        "Cloud recording) before the interview starts; Integrations shows when it is on again."),
+    TRANSCRIPTION_DISABLED: (
+        "No transcript will come for this interview: audio transcripts are switched off for your "
+        "organization's Zoom user (the recording itself is made). Tick Create audio transcript in "
+        "Zoom (Settings > Recording > Advanced cloud recording settings) before the interview "
+        "ends; Integrations shows when it is on again."),
+}
+
+
+def recording_notice(booking: Booking, meeting: Meeting | None,
+                     connection: ZoomConnection | None) -> RecordingNoticeOut | None:
+    """What the org host's recording settings mean for this booking (docs/zoom.md#recording-settings).
+
+    Only for a meeting on the org's own Zoom user that is still the connected one: a reconnect as
+    another user says nothing about the old host's settings, and Converge's account records."""
+    if (booking.status not in _AWAITING_FILES or meeting is None or meeting.host_kind != "org"
+            or connection is None or connection.status != "active"
+            or (meeting.host_user_id and meeting.host_user_id != connection.zoom_user_id)):
+        return None
+    code = next((w.get("code") for w in connection.warnings
+                 if w.get("code") in RECORDING_SETTING_CODES), None)
+    return RecordingNoticeOut(code=code, message=_NOTICES[code]) if code else None
+
+
 def _status_message(booking: Booking, meeting: Meeting | None, now: datetime,
-                    delayed_after: timedelta) -> str | None:
+                    delayed_after: timedelta, notice: RecordingNoticeOut | None = None) -> str | None:
     if booking.status != "scheduling" or meeting is not None:
-        return booking.status_message
+        return booking.status_message or (notice.message if notice else None)
     waited = now - _utc(booking.created_at)
     if waited < delayed_after:
         return booking.status_message
@@ -161,9 +204,11 @@ def _status_message(booking: Booking, meeting: Meeting | None, now: datetime,
 
 def booking_out(booking: Booking, meeting: Meeting | None, files: list[RecordingFile],
                 people: list[Attendee] | None = None,
-                delayed_after: timedelta = SCHEDULING_DELAYED_AFTER) -> BookingOut:
+                delayed_after: timedelta = SCHEDULING_DELAYED_AFTER,
+                connection: ZoomConnection | None = None) -> BookingOut:
     people = people or []
     now = datetime.now(timezone.utc)
+    notice = recording_notice(booking, meeting, connection)
     order = {"host": 0, "interviewee": 1}
     people = sorted(people, key=lambda a: (order.get(a.role, 2), a.display_name))
     return BookingOut(
@@ -176,7 +221,8 @@ def booking_out(booking: Booking, meeting: Meeting | None, files: list[Recording
         duration_minutes=booking.duration_minutes,
         status=booking.status,
         status_reason=booking.status_reason,
-        status_message=_status_message(booking, meeting, now, delayed_after),
+        status_message=_status_message(booking, meeting, now, delayed_after, notice),
+        recording_notice=notice,
         workflow_id=booking.workflow_id,
         meeting=None if meeting is None else MeetingOut(
             zoom_meeting_id=meeting.zoom_meeting_id,
@@ -207,7 +253,7 @@ def booking_out(booking: Booking, meeting: Meeting | None, files: list[Recording
 
 
 async def load_bookings(services: Services, bookings: list[Booking]) -> list[BookingOut]:
-    """Views of many bookings in four queries."""
+    """Views of many bookings in five queries."""
     if not bookings:
         return []
     ids = [b.id for b in bookings]
@@ -224,9 +270,18 @@ async def load_bookings(services: Services, bookings: list[Booking]) -> list[Boo
         people: dict[str, list[Attendee]] = {}
         for a in (await s.exec(select(Attendee).where(col(Attendee.booking_id).in_(ids)))).all():
             people.setdefault(a.booking_id, []).append(a)
+        connection_ids = {m.connection_id for m in meetings.values() if m.host_kind == "org" and m.connection_id}
+        connections = {c.id: c for c in (await s.exec(
+            select(ZoomConnection).where(col(ZoomConnection.id).in_(connection_ids))
+        )).all()} if connection_ids else {}
+
+    def connection_of(booking_id: str) -> ZoomConnection | None:
+        meeting = meetings.get(booking_id)
+        return connections.get(meeting.connection_id) if meeting and meeting.connection_id else None
+
     delayed_after = timedelta(seconds=services.settings.scheduling_delayed_after_seconds)
-    return [booking_out(b, meetings.get(b.id), files.get(b.id, []), people.get(b.id), delayed_after)
-            for b in bookings]
+    return [booking_out(b, meetings.get(b.id), files.get(b.id, []), people.get(b.id), delayed_after,
+                        connection_of(b.id)) for b in bookings]
 
 
 async def load_booking(services: Services, booking: Booking) -> BookingOut:

@@ -17,6 +17,7 @@ from api.openapi import documented
 from models import ZoomConnection
 from connections.tokens import ZoomNotConfigured
 from connections.connect import start_connect
+from connections.recording_settings import refresh_warnings
 from connections.disconnect import ConnectionBusy, NotConnected, disconnect
 
 routes = web.RouteTableDef()
@@ -67,11 +68,19 @@ def _not_configured() -> ApiError:
 
 
 @routes.get("/v1/orgs/{org}/integrations/zoom")
-@documented("The org's Zoom connection: status, connected user and warnings", response=ZoomStatusOut)
+@documented("The org's Zoom connection: status, connected user and warnings (recording settings "
+            "read from Zoom again on each call)", response=ZoomStatusOut)
 async def get_zoom_status(request: web.Request) -> web.Response:
     org = await require_org(request)
-    async with request.app[SERVICES].db.session() as s:
+    services = request.app[SERVICES]
+    async with services.db.session() as s:
         row = (await s.exec(select(ZoomConnection).where(ZoomConnection.org_id == org.id))).first()
+    if row is not None and row.status == "active":
+        # Cloud recording or transcripts may have been switched off in Zoom since connect
+        # (docs/zoom.md#recording-settings): ask again, then answer what is stored now.
+        await refresh_warnings(services, row.id)
+        async with services.db.session() as s:
+            row = await s.get(ZoomConnection, row.id)
     return web.json_response(status_view(row).model_dump(mode="json"))
 
 

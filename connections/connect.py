@@ -34,6 +34,7 @@ from connections.tokens import (
     tokens_destroyed,
     zoom_oauth,
 )
+from connections import recording_settings
 from zoom.client import ZoomApi
 from zoom.errors import ZoomError, ZoomGrantDead
 from zoom.oauth import TokenSet, ZoomOAuth, authorize_url, new_pkce_pair
@@ -210,6 +211,8 @@ async def exchange(
                             "for every organization, so it cannot be connected to one. Nothing was "
                             "connected; sign in to Zoom as a user of your own organization and "
                             "try again.")
+    settings = await recording_settings.read(
+        ZoomApi(services.http, st.zoom_api_base_url, _constant(access)), tokens.scope)
     pending_id = secrets.token_urlsafe(32)
     key = _pending_key(pending_id)
     cipher = services.cipher
@@ -222,6 +225,7 @@ async def exchange(
                                   **_pending_binding(key, "refresh_token")),
         "expires_at": tokens.expires_at(utcnow()).isoformat(),
         "scope": tokens.scope,
+        "settings": settings,
     }), ex=PENDING_TTL_SECONDS)
     return PendingConnect(pending_id, org_id, _display_name(me), email, int(me.get("type") or 0))
 
@@ -260,7 +264,8 @@ async def confirm(services: Services, pending_id: str | None, org_id: str) -> Zo
                       expires_in=max(0, int((datetime.fromisoformat(data["expires_at"])
                                              - utcnow()).total_seconds())),
                       scope=data["scope"])
-    row = await _store(services, org_id, me, str(me["id"]), str(me["account_id"]), tokens)
+    row = await _store(services, org_id, me, str(me["id"]), str(me["account_id"]), tokens,
+                       data.get("settings"))
     log.info("org %s connected zoom connection %s (user type %s, token version %d)",
              org_id, row.id, row.zoom_user_type, row.token_version)
     return row
@@ -301,10 +306,10 @@ def _display_name(me: dict) -> str:
 
 
 async def _store(services: Services, org_id: str, me: dict, user_id: str, account_id: str,
-                 tokens: TokenSet) -> ZoomConnection:
+                 tokens: TokenSet, settings: dict | None = None) -> ZoomConnection:
     for attempt in (1, 2):
         try:
-            return await _store_once(services, org_id, me, user_id, account_id, tokens)
+            return await _store_once(services, org_id, me, user_id, account_id, tokens, settings)
         except IntegrityError:
             # Two first-time connects of one org raced to insert; the second one updates instead.
             if attempt == 2:
@@ -313,7 +318,7 @@ async def _store(services: Services, org_id: str, me: dict, user_id: str, accoun
 
 
 async def _store_once(services: Services, org_id: str, me: dict, user_id: str, account_id: str,
-                      tokens: TokenSet) -> ZoomConnection:
+                      tokens: TokenSet, settings: dict | None) -> ZoomConnection:
     cipher, now = services.cipher, utcnow()
     async with services.db.session() as s:
         row = (await s.exec(
@@ -343,7 +348,7 @@ async def _store_once(services: Services, org_id: str, me: dict, user_id: str, a
             log.warning("zoom connection %s expired: its Zoom user was connected by org %s",
                         other.id, org_id)
 
-        warnings = connect_warnings(int(me.get("type") or 0), tokens.scope)
+        warnings = connect_warnings(int(me.get("type") or 0), tokens.scope, settings)
         if others:
             warnings.append(took_over_warning())
         row.zoom_user_id, row.zoom_account_id = user_id, account_id

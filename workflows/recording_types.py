@@ -19,6 +19,10 @@ class RecordingReason:
     """Booking status_reason values the recording steps write."""
 
     HOST_CANNOT_CLOUD_RECORD = "host_cannot_cloud_record"
+    # The org host's Zoom settings have cloud recording / audio transcripts switched off
+    # (docs/zoom.md#recording-settings); same codes as the connection's warnings.
+    CLOUD_RECORDING_DISABLED = "cloud_recording_disabled"
+    TRANSCRIPTION_DISABLED = "transcription_disabled"
     NO_CLOUD_RECORDING = "no_cloud_recording"
     TRANSCRIPT_NOT_AVAILABLE = "transcript_not_available"
     FILES_NOT_STORED = "recording_files_not_stored"
@@ -74,6 +78,9 @@ class RecordingPlan(BaseModel):
     host_can_cloud_record: bool
     # Why not, in words, when it cannot (e.g. "the Zoom user x is a Basic (free) user").
     host_note: str | None = None
+    # The host's Zoom settings as read after the meeting; unknown counts as on.
+    cloud_recording_enabled: bool = True
+    transcript_enabled: bool = True
     timings: RecordingTimings = RecordingTimings()
 
 

@@ -125,6 +125,21 @@ class RecordingSteps:
             )
             return
 
+        if not plan.cloud_recording_enabled and not self._has_media():
+            # Zoom records nothing while cloud recording is off for the host
+            # (docs/zoom.md#recording-settings); one look at Zoom covers a recording made before
+            # it was switched off, instead of waiting out the deadline.
+            await self._poll()
+            if not self._has_media():
+                await self._set_status(
+                    BookingStatus.NO_RECORDING,
+                    RecordingReason.CLOUD_RECORDING_DISABLED,
+                    "Cloud recording is switched off for your organization's Zoom user, so Zoom "
+                    "made no recording or transcript of this interview. Switch it on in Zoom "
+                    "(Settings > Recording > Cloud recording) before the next interview.",
+                )
+                return
+
         await self._wait_for(self._has_media, ended_at + timings.recording_deadline,
                              timings.recording_first_poll, "recording completed")
         if not self._files:
@@ -139,8 +154,11 @@ class RecordingSteps:
 
         await self._set_status(BookingStatus.PROCESSING_RECORDING)
         arrived_at = workflow.now()
-        await self._wait_for(self._has_transcript, arrived_at + timings.transcript_deadline,
-                             timings.transcript_first_poll, "transcript completed")
+        if plan.transcript_enabled:
+            await self._wait_for(self._has_transcript, arrived_at + timings.transcript_deadline,
+                                 timings.transcript_first_poll, "transcript completed")
+        # else Zoom makes no transcript (audio transcripts are off): no waiting for it; the look
+        # below still takes one Zoom already has.
         if self._last_poll is None or self._last_poll < arrived_at:
             await self._poll()  # one last look: files no webhook announced
         await self._downloads_settled()
@@ -197,6 +215,13 @@ class RecordingSteps:
                 BookingStatus.COMPLETED, RecordingReason.FILES_NOT_STORED,
                 f"{len(stored)} of {len(files)} recording files are stored; these could not be: "
                 f"{lost}. They stay at Zoom; ask support to re-drive this booking.")
+        elif not transcript and not self._plan.transcript_enabled:
+            await self._set_status(
+                BookingStatus.COMPLETED, RecordingReason.TRANSCRIPTION_DISABLED,
+                "The recording is stored, but audio transcripts are switched off for your "
+                "organization's Zoom user, so Zoom made no transcript. Tick Create audio transcript "
+                "in Zoom (Settings > Recording > Advanced cloud recording settings) before the "
+                "next interview.")
         elif not transcript:
             await self._set_status(
                 BookingStatus.COMPLETED, RecordingReason.TRANSCRIPT_NOT_AVAILABLE,

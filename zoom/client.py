@@ -64,6 +64,11 @@ class ZoomApi:
     async def get_user(self, user_id_or_email: str) -> dict[str, Any]:
         return await self._json("GET", f"/users/{_user_ref(user_id_or_email)}")
 
+    async def get_user_settings(self, user_id_or_email: str = "me") -> dict[str, Any]:
+        """The user's settings; the service reads the `recording` section
+        (docs/zoom.md#recording-settings)."""
+        return await self._json("GET", f"/users/{_user_ref(user_id_or_email)}/settings")
+
     # --- meetings ---------------------------------------------------------------------------
 
     async def create_meeting(self, user_id: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -43,6 +43,8 @@ NEEDS: tuple[Need, ...] = (
          "cloud_recording:read:list_recording_files", ("recording:read", "recording:write")),
     Need("past_meeting_participants", "read who attended when participant webhooks were missed",
          "meeting:read:list_past_participants", ("meeting:write", "meeting:read")),
+    Need("get_user_settings", "check that cloud recording and audio transcripts are switched on",
+         "user:read:settings", ("user:read", "user:write")),
 )
 
 # The granular scopes a new user-managed app adds, in the order the README lists them.

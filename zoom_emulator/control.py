@@ -22,8 +22,8 @@ from . import files, participants, webhooks
 from .faults import FaultRule
 from .oauth import scope_is_granular
 from .httputil import base_url, emulator, json_response
-from .state import (DEFAULT_CLIENT_ID, USER_BASIC, USER_NO_MEETINGS, Instance, Meeting,
-                    OAuthClient, World, iso)
+from .state import (DEFAULT_CLIENT_ID, DEFAULT_RECORDING_SETTINGS, USER_BASIC, USER_NO_MEETINGS,
+                    Instance, Meeting, OAuthClient, World, iso)
 
 DEFAULT_RECORDING_FILES = ["MP4", "M4A", "CHAT", "TIMELINE"]
 
@@ -166,6 +166,31 @@ async def update_user(request: web.Request) -> web.Response:
         if name in body:
             setattr(user, name, str(body[name]))
     return json_response(_user_view(world, user))
+
+
+async def update_user_settings(request: web.Request) -> web.Response:
+    """Switch a user's recording settings as an admin would in Zoom's web portal, e.g.
+    {"recording": {"cloud_recording": false}} or {"recording": {"recording_audio_transcript": false}}.
+    Zoom then makes no cloud recording (or no transcript) of that host's meetings."""
+    world = emulator(request).world
+    user = world.find_user(request.match_info["user"])
+    if user is None:
+        raise ControlError(404, "not_found", "no such user")
+    body = await _body(request)
+    changes = body.get("recording")
+    if set(body) - {"recording"} or not isinstance(changes, dict):
+        raise ControlError(400, "invalid", 'the body is {"recording": {setting: value, ...}}')
+    for name, value in changes.items():
+        if name not in DEFAULT_RECORDING_SETTINGS:
+            raise ControlError(400, "invalid", f"unknown recording setting {name!r}; known: "
+                                               f"{sorted(DEFAULT_RECORDING_SETTINGS)}")
+        if name == "auto_recording":
+            if value not in ("local", "cloud", "none"):
+                raise ControlError(400, "invalid", "auto_recording must be local, cloud or none")
+        elif not isinstance(value, bool):
+            raise ControlError(400, "invalid", f"{name} must be true or false")
+    user.recording.update(changes)
+    return json_response({"user_id": user.id, "recording": dict(user.recording)})
 
 
 def _client_view(c: OAuthClient) -> dict[str, Any]:
@@ -353,10 +378,22 @@ def _ended_instance(meeting: Meeting, body: dict[str, Any]) -> Instance:
 
 
 def _refuse_basic(world: World, meeting: Meeting) -> None:
-    if world.users[meeting.host_id].type == USER_BASIC:
+    host = world.users[meeting.host_id]
+    if host.type == USER_BASIC:
         raise ControlError(409, "no_cloud_recording",
                            "The host is a Basic (type 1) user: Zoom makes no cloud recording, so "
                            "there are no files and no recording webhooks.")
+    if not host.recording.get("cloud_recording"):
+        raise ControlError(409, "cloud_recording_disabled",
+                           "Cloud recording is switched off for the host: Zoom makes no cloud "
+                           "recording, so there are no files and no recording webhooks.")
+
+
+def _refuse_untranscribed(world: World, meeting: Meeting) -> None:
+    if not world.users[meeting.host_id].recording.get("recording_audio_transcript"):
+        raise ControlError(409, "transcription_disabled",
+                           "Audio transcription is switched off for the host: Zoom makes no "
+                           "transcript and sends no recording.transcript_completed.")
 
 
 async def complete_recording(request: web.Request) -> web.Response:
@@ -369,7 +406,12 @@ async def complete_recording(request: web.Request) -> web.Response:
     instance = _ended_instance(meeting, body)
     if instance.recording_done:
         raise ControlError(409, "already_recorded", f"instance {instance.uuid} already recorded")
-    made = files.add_files(world, instance, body.get("files") or DEFAULT_RECORDING_FILES)
+    specs = body.get("files") or DEFAULT_RECORDING_FILES
+    if not world.users[meeting.host_id].recording.get("recording_audio_transcript"):
+        # transcription off: Zoom renders the other files and no transcript
+        specs = [f for f in specs
+                 if (f if isinstance(f, str) else f.get("file_type")) != "TRANSCRIPT"]
+    made = files.add_files(world, instance, specs)
     if world.config.participant_audio or body.get("participant_audio"):
         # One audio file per person who was in the meeting, named the way Zoom names them.
         host = world.users[meeting.host_id]
@@ -403,6 +445,7 @@ async def complete_transcript(request: web.Request) -> web.Response:
     world = em.world
     meeting = _meeting(world, request.match_info["meeting_id"])
     _refuse_basic(world, meeting)
+    _refuse_untranscribed(world, meeting)
     body = await _body(request)
     instance = _ended_instance(meeting, body)
     if instance.transcript_done:
@@ -493,6 +536,7 @@ def routes() -> list[web.RouteDef]:
         web.post(f"{p}/accounts", create_account),
         web.post(f"{p}/users", create_user),
         web.patch(f"{p}/users/{{user}}", update_user),
+        web.patch(f"{p}/users/{{user}}/settings", update_user_settings),
         web.post(f"{p}/clients", create_client),
         web.get(f"{p}/clients/{{client_id}}", get_client),
         web.post(f"{p}/clients/{{client_id}}/redirect_uris", add_redirect_uri),

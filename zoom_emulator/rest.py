@@ -129,6 +129,24 @@ async def get_user(request: web.Request) -> web.Response:
     return json_response(user_json(world, user, base_url(request)))
 
 
+def user_settings_json(world: World, user: User) -> dict[str, Any]:
+    """Zoom's user settings, the `recording` section only: what the service reads
+    (docs/zoom.md#recording-settings)."""
+    recording = dict(user.recording)
+    field = world.config.transcript_setting_field
+    if field != "recording_audio_transcript":
+        recording[field] = recording.pop("recording_audio_transcript")
+    return {"recording": recording}
+
+
+async def get_user_settings(request: web.Request) -> web.Response:
+    world = emulator(request).world
+    grant = authenticate(request)
+    require_scope(grant, "user:settings")
+    user = resolve_user(world, grant, request.match_info["user_id"])
+    return json_response(user_settings_json(world, user))
+
+
 # --- meetings ----------------------------------------------------------------------------------
 
 
@@ -461,6 +479,7 @@ async def not_found(request: web.Request) -> web.Response:
 def routes() -> list[web.RouteDef]:
     return [
         web.get("/v2/users/{user_id}", get_user),
+        web.get("/v2/users/{user_id}/settings", get_user_settings),
         web.post("/v2/users/{user_id}/meetings", create_meeting),
         web.get("/v2/users/{user_id}/meetings", list_meetings),
         web.get("/v2/meetings/{meeting_id}", get_meeting),

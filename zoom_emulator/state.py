@@ -70,6 +70,22 @@ PLAN_CONCURRENCY = {"basic": 1, "pro": 1, "business": 2, "enterprise": 2, "educa
 
 USER_BASIC, USER_LICENSED, USER_NO_MEETINGS = 1, 2, 4
 
+# A user's recording settings as GET /users/{userId}/settings shows them (its `recording` section;
+# docs/zoom.md#recording-settings). Switched per user with PATCH /_emulator/users/{user}/settings.
+# Zoom's own default for the audio transcript is not documented; here everything is on, so a
+# seeded user records and transcribes.
+DEFAULT_RECORDING_SETTINGS = {
+    "local_recording": True,
+    "cloud_recording": True,
+    "record_speaker_view": True,
+    "record_gallery_view": False,
+    "record_audio_file": True,
+    "save_chat_text": True,
+    "show_timestamp": False,
+    "recording_audio_transcript": True,
+    "auto_recording": "none",
+}
+
 # Meeting ids, uuids and file keys are drawn from a seed chosen at each start, so a restarted
 # emulator (a second `make run`) never re-issues the first run's ids: the service would take the
 # new meetings' webhooks for duplicates of the old ones (docs/zoom.md#emulator-restart). Set the
@@ -119,6 +135,9 @@ class Config:
     participant_audio: bool = False
     rng_seed: int = 0  # 0: a fresh seed each start/reset (ids never repeat); else replay this one
     default_app: str = "granular"  # "granular" (user-managed, new app) or "classic" (older app)
+    # UNVERIFIED: the name of the audio-transcript switch in GET /users/{userId}/settings: Zoom's
+    # OpenAPI says "recording_audio_transcript", an older note "audio_transcript".
+    transcript_setting_field: str = "recording_audio_transcript"
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply `changes`, refusing unknown names and values of the wrong type."""
@@ -157,6 +176,7 @@ _CHOICES = {
     "refresh_error": ("invalid_grant", "invalid_request"),
     "webhook_timestamp_unit": ("s", "ms"),
     "default_app": ("granular", "classic"),
+    "transcript_setting_field": ("recording_audio_transcript", "audio_transcript"),
 }
 
 
@@ -195,6 +215,7 @@ class User:
     timezone: str
     pmi: int
     created_at: float
+    recording: dict = field(default_factory=lambda: dict(DEFAULT_RECORDING_SETTINGS))
 
     @property
     def display_name(self) -> str:

@@ -98,6 +98,11 @@ class ControlClient:
         """E.g. `update_user("alex@acme.test", type=1)`: the licence was taken away."""
         return await self._call("PATCH", f"/users/{user}", json=changes)
 
+    async def recording_settings(self, user: str, **recording: Any) -> dict[str, Any]:
+        """E.g. `recording_settings("alex@acme.test", cloud_recording=False)`: an admin switched
+        cloud recording off in Zoom's web portal."""
+        return await self._call("PATCH", f"/users/{user}/settings", json={"recording": recording})
+
     async def register_client(self, client_id: str, client_secret: str, *, kind: str = "user",
                               scopes: list[str] | None = None,
                               redirect_uris: list[str] | None = None,

@@ -86,8 +86,9 @@ async def get_panel(request: web.Request) -> web.Response:
         if transcript is None and note is None:
             note = "The transcript is stored, but it cannot be shown here yet."
     elif booking["status"] == "completed":
-        note = (booking.get("status_message") if booking.get("status_reason") ==
-                "transcript_not_available" else None) or "Zoom made no transcript of this interview."
+        note = (booking.get("status_message") if booking.get("status_reason") in
+                ("transcript_not_available", "transcription_disabled") else None) \
+            or "Zoom made no transcript of this interview."
     speakers = sorted({c["speaker"] for c in (transcript or {}).get("cues") or [] if c.get("speaker")})
     return html("_panel.html", b=booking, transcript=transcript, transcript_note=note,
                 speakers=speakers, tz=await org_time_zone(request, current), **ctx)

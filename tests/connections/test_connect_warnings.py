@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from connections.warnings import connect_warnings, missing_scopes
+from connections.warnings import (connect_warnings, missing_scopes, recording_warnings,
+                                  with_recording_warnings)
 from zoom.scopes import GRANULAR_SCOPES, NEEDS
 
 ADMIN = ["meeting:write:admin", "user:read:admin", "recording:read:admin"]
 CLASSIC_USER = ["meeting:write", "user:read", "recording:read"]
 GRANULAR = ["meeting:write:meeting", "meeting:read:meeting", "meeting:update:meeting",
             "meeting:delete:meeting", "meeting:read:list_meetings", "user:read:user",
-            "cloud_recording:read:list_recording_files", "meeting:read:list_past_participants"]
+            "user:read:settings", "cloud_recording:read:list_recording_files",
+            "meeting:read:list_past_participants"]
 
 
 def test_every_client_call_has_a_scope_in_both_vocabularies():
@@ -59,3 +61,31 @@ def test_host_type_warnings():
     assert [w["code"] for w in connect_warnings(1, ADMIN)] == ["basic_host"]
     assert [w["code"] for w in connect_warnings(4, ADMIN)] == ["cannot_host"]
     assert [w["code"] for w in connect_warnings(1, [])] == ["basic_host", "missing_scopes"]
+
+
+def test_recording_settings_switched_off_are_warned_about_with_the_zoom_menu():
+    off = {"recording": {"cloud_recording": False, "recording_audio_transcript": False}}
+    [cloud] = recording_warnings(2, off)
+    assert cloud["code"] == "cloud_recording_disabled"
+    assert "Settings > Recording" in cloud["message"] and "Cloud recording" in cloud["message"]
+    [transcript] = recording_warnings(2, {"recording": {"cloud_recording": True,
+                                                        "recording_audio_transcript": False}})
+    assert transcript["code"] == "transcription_disabled"
+    assert "Create audio transcript" in transcript["message"]
+    # the older spelling of the switch (docs/zoom.md#recording-settings, UNVERIFIED)
+    assert [w["code"] for w in recording_warnings(2, {"recording": {"audio_transcript": False}})] \
+        == ["transcription_disabled"]
+    # on, unknown, or a Basic user (basic_host says it already): nothing
+    assert recording_warnings(2, {"recording": {"cloud_recording": True,
+                                                "recording_audio_transcript": True}}) == []
+    assert recording_warnings(2, {"recording": {}}) == [] and recording_warnings(2, None) == []
+    assert recording_warnings(1, off) == []
+    assert [w["code"] for w in connect_warnings(2, " ".join(GRANULAR), off)] == ["cloud_recording_disabled"]
+
+
+def test_a_fresh_read_replaces_only_the_recording_warnings():
+    kept = {"code": "missing_scopes", "message": "m"}
+    old = [kept, {"code": "transcription_disabled", "message": "t"}]
+    assert with_recording_warnings(old, []) == [kept]
+    new = [{"code": "cloud_recording_disabled", "message": "c"}]
+    assert with_recording_warnings(old, new) == [kept, *new]
