@@ -2,7 +2,7 @@
 
 1. 200 concurrent callers of `services.tokens.org_access_token` for one connection whose access
    token is due: time until all are served, and the refresh requests Zoom (the emulator) saw,
-   which must be exactly 1 (docs/promises.md#3-one-refresh-and-no-rotated-token-lost). Baselines: the same 200 callers when the token is fresh
+   which must be exactly 1 (docs/promises.md#3-one-refresh-and-a-rotated-pair-is-never-lost). Baselines: the same 200 callers when the token is fresh
    (read + decrypt only), and one caller doing the refresh alone.
 2. The keep-alive sweep (TokenRefreshWorkflow through a real worker and its activities) over
    10,000 connections in their steady state: access tokens live an hour and the sweep refreshes
