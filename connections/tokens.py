@@ -178,6 +178,7 @@ class TokenManager:
     # unnoticed. A save that fails after Zoom rotated is retried this many times, the lock renewed
     # before each retry; if all fail the pair stays parked (connections/parked_pair.py).
     DB_CALL_TIMEOUT = 5.0
+    REDIS_CALL_TIMEOUT = 5.0
     SAVE_ATTEMPTS = 3
     SAVE_RETRY_DELAY = 0.2
     # The shared S2S token leaves Redis this long before Zoom would reject it.
@@ -292,7 +293,19 @@ class TokenManager:
     # --- system (S2S) token -------------------------------------------------------------------
 
     async def system_access_token(self) -> str:
-        """The system account's token, fetched once for all workers and cached (encrypted) in Redis."""
+        """The system account's token, fetched once for all workers and cached (encrypted) in Redis.
+
+        Without Redis it is a transient failure, not a fetch of our own: a new S2S token may end
+        the one the other workers hold (docs/zoom.md#server-to-server-oauth), so callers wait."""
+        try:
+            return await self._shared_system_token()
+        except RedisError as exc:
+            raise ZoomTransientError(
+                f"Redis is unavailable ({type(exc).__name__}), so the shared system Zoom token "
+                "cannot be read; try again shortly"
+            ) from None
+
+    async def _shared_system_token(self) -> str:
         token = await self._cached_system_token()
         if token is not None:
             return token
@@ -379,7 +392,7 @@ class TokenManager:
         deadline = asyncio.get_running_loop().time() + self.LOCK_WAIT
         # Waiters poll the row as well as the lock: when the holder has saved a fresh token,
         # every waiter returns it at once instead of queueing for the lock one by one.
-        while not await lock.acquire(blocking=False):
+        while not await self._try_lock(lock):
             if asyncio.get_running_loop().time() > deadline:
                 raise ZoomTransientError(
                     "the Zoom token of this connection is being refreshed by another worker; "
@@ -396,6 +409,20 @@ class TokenManager:
         self._inflight.add(work)
         work.add_done_callback(self._settled)
         return await asyncio.shield(work)
+
+    async def _try_lock(self, lock) -> bool:
+        """One non-blocking try for the refresh lock. Redis away (down, or not answering within
+        REDIS_CALL_TIMEOUT) is a transient failure: nothing was sent to Zoom, the caller retries
+        later (a booking's activity by its retry policy, the keep-alive on its next sweep), and
+        a token that is still valid never needed the lock (`_org_token`)."""
+        try:
+            async with asyncio.timeout(self.REDIS_CALL_TIMEOUT):
+                return await lock.acquire(blocking=False)
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise ZoomTransientError(
+                f"Redis is unavailable ({type(exc).__name__}), so the Zoom token cannot be "
+                "refreshed safely now; try again shortly"
+            ) from None
 
     def _settled(self, task: asyncio.Task) -> None:
         self._inflight.discard(task)
@@ -448,9 +475,7 @@ class TokenManager:
             raise
         # Renew the lock's full time before sending again; if it lapsed, another worker may be
         # refreshing with this same token right now, and a second send would race it.
-        try:
-            await lock.reacquire()
-        except LockError:
+        if not await self._renew(lock):
             await self._count_failure(row)
             raise ZoomTransientError(
                 "the refresh lock lapsed while Zoom's answer was lost; the refresh token was not "
@@ -478,7 +503,7 @@ class TokenManager:
 
     async def _dead(self, row: ZoomConnection, reason: str, lock) -> ConnectionUnavailable:
         """Expire the connection for a dead grant; the exception for the caller to raise."""
-        if not await lock.owned():
+        if not await self._still_owned(lock):
             # Our lock lapsed, so another worker may have refreshed with this same token: that
             # is why Zoom calls it dead, and its save (not our verdict) decides.
             await self._count_failure(row)
@@ -515,8 +540,9 @@ class TokenManager:
         """Keep the pair Zoom just rotated to in Redis until the row holds it. Best effort: if
         Redis is away too, the save below is the only copy, as before."""
         try:
-            return await self._parked.park(row.id, row.token_version, tokens, received_at)
-        except RedisError as exc:
+            async with asyncio.timeout(self.REDIS_CALL_TIMEOUT):
+                return await self._parked.park(row.id, row.token_version, tokens, received_at)
+        except (RedisError, OSError, TimeoutError) as exc:
             log.warning("zoom connection %s: could not park the rotated pair (%s); saving it "
                         "directly", row.id, type(exc).__name__)
             return None
@@ -527,8 +553,9 @@ class TokenManager:
         A parked pair for another token_version is stale (its save did land, or a reconnect or
         disconnect rewrote the row) and is dropped."""
         try:
-            parked = await self._parked.get(row.id)
-        except RedisError as exc:
+            async with asyncio.timeout(self.REDIS_CALL_TIMEOUT):
+                parked = await self._parked.get(row.id)
+        except (RedisError, OSError, TimeoutError) as exc:
             raise ZoomTransientError(
                 f"Redis did not answer ({type(exc).__name__}); the Zoom token is not refreshed "
                 "until it does") from None
@@ -593,9 +620,7 @@ class TokenManager:
                         f"the database did not store the rotated Zoom token pair; it is {where}"
                     ) from None
                 await asyncio.sleep(self.SAVE_RETRY_DELAY * attempt)
-                try:
-                    await lock.reacquire()
-                except LockError:
+                if not await self._renew(lock):
                     # Another worker may hold the lock now; it finds the parked pair and stores it.
                     raise ZoomTransientError(
                         f"the refresh lock lapsed while the rotated pair was being saved; it is {where}"
@@ -665,8 +690,9 @@ class TokenManager:
 
     async def _drop_parked(self, connection_id: str, parked: bytes) -> None:
         try:
-            await self._parked.drop(connection_id, parked)
-        except RedisError as exc:
+            async with asyncio.timeout(self.REDIS_CALL_TIMEOUT):
+                await self._parked.drop(connection_id, parked)
+        except (RedisError, OSError, TimeoutError) as exc:
             # Harmless: the next holder sees its version is past and drops it.
             log.warning("zoom connection %s: could not drop the parked pair (%s)", connection_id,
                         type(exc).__name__)
@@ -709,13 +735,37 @@ class TokenManager:
             sleep=self.LOCK_POLL, thread_local=False,
         )
 
-    @staticmethod
-    async def _release(lock) -> None:
+    @classmethod
+    async def _renew(cls, lock) -> bool:
+        """Give the lock its full time again; False if it lapsed or Redis cannot say."""
         try:
-            await lock.release()
+            async with asyncio.timeout(cls.REDIS_CALL_TIMEOUT):
+                await lock.reacquire()
+            return True
+        except (RedisError, OSError, TimeoutError):
+            return False
+
+    @classmethod
+    async def _still_owned(cls, lock) -> bool:
+        try:
+            async with asyncio.timeout(cls.REDIS_CALL_TIMEOUT):
+                return await lock.owned()
+        except (RedisError, OSError, TimeoutError):
+            return False  # unknown counts as lapsed: never expire a grant on a guess
+
+    @classmethod
+    async def _release(cls, lock) -> None:
+        try:
+            async with asyncio.timeout(cls.REDIS_CALL_TIMEOUT):
+                await lock.release()
         except LockError:
             # It lapsed (a very slow refresh); the version check kept the data right anyway.
             log.warning("zoom token lock %s had expired before release", lock.name)
+        except (RedisError, OSError, TimeoutError) as exc:
+            # Redis went away after the work was done: the lock expires by itself (LOCK_TIMEOUT)
+            # and what was saved stays saved; the caller's token is good.
+            log.warning("zoom token lock %s not released, Redis unavailable (%s)", lock.name,
+                        type(exc).__name__)
 
     def _s2s(self) -> ZoomS2S:
         st = self._services.settings
