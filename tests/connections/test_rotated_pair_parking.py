@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.dml import Update
+from sqlalchemy.sql.selectable import Select
 
 import pytest
 
@@ -32,7 +33,7 @@ from zoom.errors import ZoomTransientError
 class FaultyDb:
     """The real database, except that the next `fail` saves of a token pair go wrong: `mode`
     "raise" (the connection drops), "hang" (no answer) or "hang_after_commit" (stored, but the
-    answer never comes back)."""
+    answer never comes back); or, with "hang_reads", the next `fail` reads."""
 
     def __init__(self, db, *, fail: int, mode: str = "raise") -> None:
         self._db, self.fail, self.mode, self.failed = db, fail, mode, 0
@@ -55,8 +56,11 @@ class _FaultySession:
 
     async def exec(self, statement, *args, **kw):
         db = self._db
+        if db.mode == "hang_reads" and isinstance(statement, Select) and db.failed < db.fail:
+            db.failed += 1
+            await asyncio.sleep(3600)
         saves_pair = isinstance(statement, Update) and "refresh_token_enc" in str(statement)
-        if not saves_pair or db.failed >= db.fail:
+        if not saves_pair or db.failed >= db.fail or db.mode == "hang_reads":
             return await self._s.exec(statement, *args, **kw)
         db.failed += 1
         if db.mode == "raise":
@@ -141,3 +145,17 @@ async def test_the_keepalive_finishes_a_parked_save_without_asking_zoom(api, emu
     stored = await row_by_id(services, row.id)
     assert stored.status == "active" and stored.token_version == row.token_version + 1
     assert await works(emulator, tokens_of(services, stored)[0])
+
+
+async def test_a_hung_row_read_is_cut_off_and_sends_nothing_to_zoom(api, emulator):
+    services, faulty, row = await connected_due(api, emulator, "Hung Read Ltd", fail=1,
+                                                mode="hang_reads")
+    before = await refresh_requests(emulator)
+
+    # The bound here only keeps the old code's endless wait from hanging the suite.
+    with pytest.raises(ZoomTransientError, match="database did not answer"):
+        await asyncio.wait_for(services.tokens.org_access_token(row.id), 60)
+
+    assert faulty.failed == 1 and await refresh_requests(emulator) == before
+    token = await services.tokens.org_access_token(row.id)  # the database answers again
+    assert await works(emulator, token) and await refresh_requests(emulator) - before == 1
