@@ -92,7 +92,6 @@ _EXPIRED_NOW = (REFRESH_FAILED, REFRESH_RESPONSE_LOST, TOKEN_UNDECRYPTABLE)
 S2S_BINDING = {"table": "redis", "row_id": "s2s", "field": "access_token"}
 
 
-
 class ConnectionUnavailable(Exception):
     """The org's Zoom connection cannot give a token, so the booking falls back to the system
     account. `reason`: not_connected | disconnected | expired | revoked (the stored status), or
@@ -568,7 +567,7 @@ class TokenManager:
             current = await self._load(row.id)
             self._require_active(current)
             return current
-        await self._parked.drop(row.id, parked.ciphertext)
+        await self._drop_parked(row.id, parked.ciphertext)
         return row
 
     async def _save_rotated(self, row: ZoomConnection, tokens: TokenSet, received_at: datetime,
@@ -735,28 +734,25 @@ class TokenManager:
             sleep=self.LOCK_POLL, thread_local=False,
         )
 
-    @classmethod
-    async def _renew(cls, lock) -> bool:
+    async def _renew(self, lock) -> bool:
         """Give the lock its full time again; False if it lapsed or Redis cannot say."""
         try:
-            async with asyncio.timeout(cls.REDIS_CALL_TIMEOUT):
+            async with asyncio.timeout(self.REDIS_CALL_TIMEOUT):
                 await lock.reacquire()
             return True
         except (RedisError, OSError, TimeoutError):
             return False
 
-    @classmethod
-    async def _still_owned(cls, lock) -> bool:
+    async def _still_owned(self, lock) -> bool:
         try:
-            async with asyncio.timeout(cls.REDIS_CALL_TIMEOUT):
+            async with asyncio.timeout(self.REDIS_CALL_TIMEOUT):
                 return await lock.owned()
         except (RedisError, OSError, TimeoutError):
             return False  # unknown counts as lapsed: never expire a grant on a guess
 
-    @classmethod
-    async def _release(cls, lock) -> None:
+    async def _release(self, lock) -> None:
         try:
-            async with asyncio.timeout(cls.REDIS_CALL_TIMEOUT):
+            async with asyncio.timeout(self.REDIS_CALL_TIMEOUT):
                 await lock.release()
         except LockError:
             # It lapsed (a very slow refresh); the version check kept the data right anyway.
