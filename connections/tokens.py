@@ -160,8 +160,8 @@ def s2s_cache_key(settings) -> str:
 class TokenManager:
     # A token handed out stays valid at least this long: long enough for any one Zoom call.
     MARGIN = timedelta(minutes=5)
-    # The scheduled refresh renews tokens that expire within this window, so bookings rarely
-    # have to refresh in their own path.
+    # The scheduled refresh renews tokens of connections with a Zoom call due that expire within
+    # this window, so those bookings rarely have to refresh in their own path (activities/token_refresh.py).
     REFRESH_AHEAD = timedelta(minutes=15)
     # One token-endpoint call, whatever the HTTP client's own timeouts add up to (pool, connect,
     # write and read can each take their full time): past this it counts as a lost answer.
