@@ -69,10 +69,12 @@ def call_due(now: datetime):
         >= now,
     )
     # Recordings are fetched with the meeting's host's token: only meetings on this connection.
+    # Found through the org's bookings (indexed by org_id) and each one's meeting (by booking_id).
     recordings = exists().where(
-        Meeting.connection_id == ZoomConnection.id,
-        Booking.id == Meeting.booking_id,
+        Booking.org_id == ZoomConnection.org_id,
         Booking.status.in_(_RECORDINGS_PENDING),
+        Meeting.booking_id == Booking.id,
+        Meeting.connection_id == ZoomConnection.id,
     )
     return or_(soon, recordings)
 
