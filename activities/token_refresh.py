@@ -1,10 +1,18 @@
 """Activities of the token keep-alive sweep: refresh one page of due connections, then report.
 
-A connection is due when its access token expires within the token manager's `REFRESH_AHEAD`, or
-when it has not been refreshed for `IDLE_REFRESH_AFTER`: an org that books nothing for weeks must
-not find its refresh token dead of disuse. Each refresh goes through the same token manager (Redis
-lock, re-read, version check) as on-demand refreshes, so a sweep racing a booking causes one
-refresh at Zoom, not two. What goes back to the workflow is ids and counts, never a token.
+Tokens are refreshed on demand: bookings, webhooks and status pages go through the token manager,
+which refreshes when fewer than MARGIN (5 min) remain. The sweep only does what on-demand cannot
+(docs/zoom.md#refresh-token-lifetime):
+- a connection idle for `IDLE_REFRESH_AFTER`: an org that books nothing must not find its
+  refresh token dead of disuse;
+- a connection with a Zoom call due soon (a booking starting within `CALL_SOON` or still
+  running, recordings pending): its token is kept within `REFRESH_AHEAD` of fresh so the
+  booking's own path rarely waits on Zoom's token endpoint.
+Any other connection is left alone, so an idle org costs one rotation per `IDLE_REFRESH_AFTER`
+instead of one every ~45 minutes (each rotation is one more chance for a lost answer to kill the
+grant). Each refresh goes through the same token manager (Redis lock, re-read, version check) as
+on-demand refreshes, so a sweep racing a booking causes one refresh at Zoom, not two. What goes
+back to the workflow is ids and counts, never a token.
 """
 
 from __future__ import annotations
@@ -13,13 +21,14 @@ import asyncio
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_
+from sqlalchemy import and_, exists, func, or_
 from sqlmodel import select
 from temporalio import activity
 
 from metrics import CONNECTION_STATUSES, CONNECTIONS, TOKEN_REFRESH, TOKEN_SWEEP_SECONDS
-from models import ZoomConnection, utcnow
+from models import Booking, Meeting, ZoomConnection, utcnow
 from connections.tokens import TokenManager
+from workflows.booking_types import BookingStatus
 from workflows.token_refresh_types import SweepPage, SweepPageResult, SweepReport
 
 from typing import TYPE_CHECKING
@@ -30,16 +39,44 @@ if TYPE_CHECKING:
 # The same window the token manager uses to answer `not_due`, so what the sweep picks is what the
 # manager refreshes. Zoom access tokens live 1 hour; three 5-minute sweeps fit in 15 minutes.
 ACCESS_TOKEN_MARGIN = TokenManager.REFRESH_AHEAD
-# Refresh tokens rotate on use and Zoom's lifetime for an unused one is unsettled (15 years vs
-# ~90 days, docs/zoom.md#refresh-token-lifetime): refreshing an idle connection weekly keeps it alive either way.
-IDLE_REFRESH_AFTER = timedelta(days=7)
+# The shortest lifetime a source gives an unused refresh token is ~90 days (Zoom's devsupport says
+# 15 years; docs/zoom.md#refresh-token-lifetime). A third of it leaves two months of failed or
+# paused sweeps before a grant is at risk, at 1/30 of a rotation per idle connection per day.
+IDLE_REFRESH_AFTER = timedelta(days=30)
+# "A Zoom call due soon": a booking that starts within this, or may still be running (until an
+# hour after its planned end: interviews overrun).
+CALL_SOON = timedelta(hours=1)
+OVERRUN_MINUTES = 60
 # Refreshes in flight at once per page: gentle on Zoom's token endpoint and the DB pool (10).
 CONCURRENCY = 10
+
+_BEFORE_OR_DURING_CALL = (BookingStatus.SCHEDULING, BookingStatus.SCHEDULED, BookingStatus.IN_PROGRESS)
+_RECORDINGS_PENDING = (BookingStatus.ENDED, BookingStatus.PROCESSING_RECORDING)
 
 
 def _idle_since():
     # A reconnect clears last_refreshed_at and sets connected_at: both count as "fresh tokens".
     return func.coalesce(ZoomConnection.last_refreshed_at, ZoomConnection.connected_at)
+
+
+def call_due(now: datetime):
+    """SQL condition: the connection's org has a Zoom call soon, running, or awaiting recordings."""
+    soon = exists().where(
+        Booking.org_id == ZoomConnection.org_id,
+        Booking.status.in_(_BEFORE_OR_DURING_CALL),
+        Booking.start_time <= now + CALL_SOON,
+        Booking.start_time + func.make_interval(0, 0, 0, 0, 0, Booking.duration_minutes + OVERRUN_MINUTES)
+        >= now,
+    )
+    # Recordings are fetched with the meeting's host's token: only meetings on this connection.
+    # Found through the org's bookings (indexed by org_id) and each one's meeting (by booking_id).
+    recordings = exists().where(
+        Booking.org_id == ZoomConnection.org_id,
+        Booking.status.in_(_RECORDINGS_PENDING),
+        Meeting.booking_id == Booking.id,
+        Meeting.connection_id == ZoomConnection.id,
+    )
+    return or_(soon, recordings)
 
 
 def due_filter(now: datetime):
@@ -48,9 +85,12 @@ def due_filter(now: datetime):
         (ZoomConnection.status == "active")
         & ZoomConnection.refresh_token_enc.is_not(None)
         & or_(
-            ZoomConnection.access_expires_at.is_(None),
-            ZoomConnection.access_expires_at < now + ACCESS_TOKEN_MARGIN,
             _idle_since() < now - IDLE_REFRESH_AFTER,
+            and_(
+                or_(ZoomConnection.access_expires_at.is_(None),
+                    ZoomConnection.access_expires_at < now + ACCESS_TOKEN_MARGIN),
+                call_due(now),
+            ),
         )
     )
 

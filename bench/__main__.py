@@ -28,9 +28,9 @@ from bench.harness import (
 )
 
 # Run order: cheap and independent first; the download moves a GiB, the sweep makes 10,000 grants.
-BENCHMARKS = ["bookings", "webhooks", "refresh", "downloads", "end_to_end", "replicas"]
+BENCHMARKS = ["bookings", "webhooks", "cadence", "refresh", "downloads", "end_to_end", "replicas"]
 # Each benchmark is bounded: past this it is cancelled and reported as an error.
-TIME_LIMIT_S = {"bookings": 240, "webhooks": 120, "refresh": 240, "downloads": 180,
+TIME_LIMIT_S = {"bookings": 240, "webhooks": 120, "cadence": 180, "refresh": 240, "downloads": 180,
                 "end_to_end": 180, "replicas": 240}
 
 

@@ -2,12 +2,13 @@
 
 1. 200 concurrent callers of `services.tokens.org_access_token` for one connection whose access
    token is due: time until all are served, and the refresh requests Zoom (the emulator) saw,
-   which must be exactly 1 (docs/promises.md#3-one-refresh-and-no-rotated-token-lost). Baselines: the same 200 callers when the token is fresh
+   which must be exactly 1 (docs/promises.md#3-one-refresh-and-a-rotated-pair-is-never-lost). Baselines: the same 200 callers when the token is fresh
    (read + decrypt only), and one caller doing the refresh alone.
 2. The keep-alive sweep (TokenRefreshWorkflow through a real worker and its activities) over
-   10,000 connections in their steady state: access tokens live an hour and the sweep refreshes
-   those expiring within 15 minutes, so expiries are spread over the coming hour and a quarter
-   of the rows (2,500) are due. The rows are inserted directly with tokens encrypted by
+   10,000 connections, a quarter of them (2,500) due: idle past IDLE_REFRESH_AFTER (30 days;
+   the other kind of due connection, a token expiring with a call due, costs the same per
+   refresh). The rest hold tokens expiring later in the hour and book nothing, so the sweep
+   leaves them alone. The rows are inserted directly with tokens encrypted by
    services.cipher; each due row holds a real grant at the emulator (one Zoom user and one
    authorization each, made beforehand and not timed), so every refresh is a real rotation; the
    others are never sent to Zoom. The time for all 10,000 due at once (after an outage) is
@@ -36,7 +37,7 @@ CALLERS = 200
 SWEEP_CONNECTIONS = 10_000
 QUICK_CALLERS = 20
 QUICK_SWEEP_CONNECTIONS = 400
-# Expiries spread evenly over the hour a token lives; due = within the 15-minute refresh-ahead.
+# The share of connections the sweep must refresh (idle past IDLE_REFRESH_AFTER).
 DUE_FRACTION = 0.25
 SETUP_CONCURRENCY = 32
 
@@ -149,6 +150,7 @@ async def _insert_connections(services, grants: list[dict], not_due: int = 0) ->
     returns the due connections' ids."""
     import secrets
 
+    from activities.token_refresh import IDLE_REFRESH_AFTER
     from models import Organization, ZoomConnection, new_id, utcnow
     from connections.tokens import ACCESS_FIELD, REFRESH_FIELD, TABLE
 
@@ -170,9 +172,10 @@ async def _insert_connections(services, grants: list[dict], not_due: int = 0) ->
             "zoom_user_type": 2, "scopes": g.get("scope", ""), "status": "active", "warnings": [],
             "access_token_enc": enc(g["access_token"], table=TABLE, row_id=conn_id, field=ACCESS_FIELD),
             "refresh_token_enc": enc(g["refresh_token"], table=TABLE, row_id=conn_id, field=REFRESH_FIELD),
-            # Due (a grant): the access token "expires" within the refresh-ahead window.
+            # Due (a grant): idle past IDLE_REFRESH_AFTER, so the keep-alive refreshes it.
             "access_expires_at": g.get("expires_at") or now + timedelta(minutes=1), "token_version": 0,
-            "consecutive_failures": 0, "connected_at": now,
+            "consecutive_failures": 0,
+            "connected_at": now if "expires_at" in g else now - IDLE_REFRESH_AFTER - timedelta(days=1),
         })
     async with services.db.engine.begin() as conn:
         for i in range(0, len(orgs), 1000):

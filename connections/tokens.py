@@ -1,6 +1,6 @@
 """The one place that hands out Zoom access tokens: an org's (OAuth) and the system account's (S2S).
 
-Why it is built like this (docs/zoom.md#token-rotation, docs/promises.md#3-one-refresh-and-no-rotated-token-lost):
+Why it is built like this (docs/zoom.md#token-rotation, docs/promises.md#3-one-refresh-and-a-rotated-pair-is-never-lost):
 - Zoom rotates refresh tokens: each works once. Two workers refreshing with the same one leave
   the loser with `invalid_grant`, and a careless loser then marks a healthy connection dead. So a
   refresh runs under a Redis lock per connection, re-reads the row once it holds the lock (another
@@ -14,6 +14,11 @@ Why it is built like this (docs/zoom.md#token-rotation, docs/promises.md#3-one-r
   activity timing out, a worker shutting down): the refresh and the save run as one task that a
   cancelled caller does not cancel. A rotated pair nobody saved would leave a dead refresh token
   in the database.
+- A save can fail after Zoom rotated (the database drops or hangs). The pair is parked in Redis,
+  encrypted, the moment Zoom answers (connections/parked_pair.py); each save attempt and each row
+  read is bounded by DB_CALL_TIMEOUT so the lock's time is never eaten unnoticed, a failed save is
+  retried with the lock renewed, and the next holder of the lock stores a parked pair before it
+  would send the row's (dead) refresh token.
 - A dead grant (`invalid_grant`, "Invalid Token!") is final: the connection becomes `expired` and
   bookings fall back to the system account; retrying would only get the app flagged. Network
   errors, 5xx and 429 are transient: the connection stays active and the caller retries later.
@@ -39,10 +44,12 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from typing import AsyncIterator, Awaitable, Callable
 
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
+from connections.parked_pair import DELETE_IF_EQUAL, ParkedPairs
 from models import ZoomConnection, utcnow
 from token_cipher import DecryptionError
 from zoom.client import ZoomApi
@@ -83,12 +90,6 @@ KEY_NOT_LOADED = "key_not_loaded"
 _EXPIRED_NOW = (REFRESH_FAILED, REFRESH_RESPONSE_LOST, TOKEN_UNDECRYPTABLE)
 
 S2S_BINDING = {"table": "redis", "row_id": "s2s", "field": "access_token"}
-
-# Compare-and-delete: forget the cached S2S token only if it is still the one Zoom rejected.
-_DELETE_IF_EQUAL = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
 
 
 class ConnectionUnavailable(Exception):
@@ -159,8 +160,8 @@ def s2s_cache_key(settings) -> str:
 class TokenManager:
     # A token handed out stays valid at least this long: long enough for any one Zoom call.
     MARGIN = timedelta(minutes=5)
-    # The scheduled refresh renews tokens that expire within this window, so bookings rarely
-    # have to refresh in their own path.
+    # The scheduled refresh renews tokens of connections with a Zoom call due that expire within
+    # this window, so those bookings rarely have to refresh in their own path (activities/token_refresh.py).
     REFRESH_AHEAD = timedelta(minutes=15)
     # One token-endpoint call, whatever the HTTP client's own timeouts add up to (pool, connect,
     # write and read can each take their full time): past this it counts as a lost answer.
@@ -172,6 +173,13 @@ class TokenManager:
     LOCK_TIMEOUT = 60.0
     LOCK_WAIT = 30.0
     LOCK_POLL = 0.05
+    # One database read or save of the row: a hung database must not eat the lock's time
+    # unnoticed. A save that fails after Zoom rotated is retried this many times, the lock renewed
+    # before each retry; if all fail the pair stays parked (connections/parked_pair.py).
+    DB_CALL_TIMEOUT = 5.0
+    REDIS_CALL_TIMEOUT = 5.0
+    SAVE_ATTEMPTS = 3
+    SAVE_RETRY_DELAY = 0.2
     # The shared S2S token leaves Redis this long before Zoom would reject it.
     S2S_EARLY = 300
 
@@ -180,6 +188,7 @@ class TokenManager:
         # Refreshes running on after their caller was cancelled: asyncio keeps only weak
         # references to tasks, and one collected mid-flight would lose the rotated pair.
         self._inflight: set[asyncio.Task] = set()
+        self._parked = ParkedPairs(services.redis, services.cipher)
 
     def __repr__(self) -> str:
         return "TokenManager()"
@@ -283,7 +292,19 @@ class TokenManager:
     # --- system (S2S) token -------------------------------------------------------------------
 
     async def system_access_token(self) -> str:
-        """The system account's token, fetched once for all workers and cached (encrypted) in Redis."""
+        """The system account's token, fetched once for all workers and cached (encrypted) in Redis.
+
+        Without Redis it is a transient failure, not a fetch of our own: a new S2S token may end
+        the one the other workers hold (docs/zoom.md#server-to-server-oauth), so callers wait."""
+        try:
+            return await self._shared_system_token()
+        except RedisError as exc:
+            raise ZoomTransientError(
+                f"Redis is unavailable ({type(exc).__name__}), so the shared system Zoom token "
+                "cannot be read; try again shortly"
+            ) from None
+
+    async def _shared_system_token(self) -> str:
         token = await self._cached_system_token()
         if token is not None:
             return token
@@ -312,7 +333,7 @@ class TokenManager:
             return
         if rejected_token is not None and self._decrypt_cached(ciphertext) not in (None, rejected_token):
             return
-        await redis.eval(_DELETE_IF_EQUAL, 1, key, ciphertext)
+        await redis.eval(DELETE_IF_EQUAL, 1, key, ciphertext)
 
     def system_api(self) -> ZoomApi:
         """A Zoom client acting as Converge's system account (pass host user ids, never `me`)."""
@@ -370,7 +391,7 @@ class TokenManager:
         deadline = asyncio.get_running_loop().time() + self.LOCK_WAIT
         # Waiters poll the row as well as the lock: when the holder has saved a fresh token,
         # every waiter returns it at once instead of queueing for the lock one by one.
-        while not await lock.acquire(blocking=False):
+        while not await self._try_lock(lock):
             if asyncio.get_running_loop().time() > deadline:
                 raise ZoomTransientError(
                     "the Zoom token of this connection is being refreshed by another worker; "
@@ -388,6 +409,20 @@ class TokenManager:
         work.add_done_callback(self._settled)
         return await asyncio.shield(work)
 
+    async def _try_lock(self, lock) -> bool:
+        """One non-blocking try for the refresh lock. Redis away (down, or not answering within
+        REDIS_CALL_TIMEOUT) is a transient failure: nothing was sent to Zoom, the caller retries
+        later (a booking's activity by its retry policy, the keep-alive on its next sweep), and
+        a token that is still valid never needed the lock (`_org_token`)."""
+        try:
+            async with asyncio.timeout(self.REDIS_CALL_TIMEOUT):
+                return await lock.acquire(blocking=False)
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise ZoomTransientError(
+                f"Redis is unavailable ({type(exc).__name__}), so the Zoom token cannot be "
+                "refreshed safely now; try again shortly"
+            ) from None
+
     def _settled(self, task: asyncio.Task) -> None:
         self._inflight.discard(task)
         if not task.cancelled():
@@ -400,11 +435,17 @@ class TokenManager:
             # Re-read under the lock: another worker may have refreshed since we looked.
             row = await self._load(connection_id)
             self._require_active(row)
-            if done_by_another(row):
-                return (*await self._stored_access(row), False)
             try:
+                # A pair an earlier holder got from Zoom but could not store comes first: the
+                # refresh token in the row is already dead.
+                row = await self._finish_parked(row, lock)
+                if done_by_another(row):
+                    return (*await self._stored_access(row), False)
                 tokens = await self._call_refresh(row, lock)
-                return await self._save_rotated(row, tokens), row.token_version + 1, True
+                received_at = utcnow()
+                parked = await self._park(row, tokens, received_at)
+                access = await self._save_rotated(row, tokens, received_at, lock, parked)
+                return access, row.token_version + 1, True
             except _RowChanged:
                 # A reconnect or disconnect wrote the row while Zoom was answering: whatever Zoom
                 # said was about tokens no longer stored, and the row as it is now is the truth.
@@ -433,9 +474,7 @@ class TokenManager:
             raise
         # Renew the lock's full time before sending again; if it lapsed, another worker may be
         # refreshing with this same token right now, and a second send would race it.
-        try:
-            await lock.reacquire()
-        except LockError:
+        if not await self._renew(lock):
             await self._count_failure(row)
             raise ZoomTransientError(
                 "the refresh lock lapsed while Zoom's answer was lost; the refresh token was not "
@@ -463,7 +502,7 @@ class TokenManager:
 
     async def _dead(self, row: ZoomConnection, reason: str, lock) -> ConnectionUnavailable:
         """Expire the connection for a dead grant; the exception for the caller to raise."""
-        if not await lock.owned():
+        if not await self._still_owned(lock):
             # Our lock lapsed, so another worker may have refreshed with this same token: that
             # is why Zoom calls it dead, and its save (not our verdict) decides.
             await self._count_failure(row)
@@ -496,17 +535,56 @@ class TokenManager:
         log.error("zoom connection %s expired: a stored token cannot be decrypted (%s)", row.id, exc)
         return ConnectionUnavailable(TOKEN_UNDECRYPTABLE)
 
-    async def _save_rotated(self, row: ZoomConnection, tokens: TokenSet) -> str:
-        """Store the new pair (CAS on token_version) before anyone may use the access token."""
+    async def _park(self, row: ZoomConnection, tokens: TokenSet, received_at: datetime) -> bytes | None:
+        """Keep the pair Zoom just rotated to in Redis until the row holds it. Best effort: if
+        Redis is away too, the save below is the only copy, as before."""
+        try:
+            async with asyncio.timeout(self.REDIS_CALL_TIMEOUT):
+                return await self._parked.park(row.id, row.token_version, tokens, received_at)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("zoom connection %s: could not park the rotated pair (%s); saving it "
+                        "directly", row.id, type(exc).__name__)
+            return None
+
+    async def _finish_parked(self, row: ZoomConnection, lock) -> ZoomConnection:
+        """Store a parked pair that replaces the row's current tokens; the row as it is then.
+
+        A parked pair for another token_version is stale (its save did land, or a reconnect or
+        disconnect rewrote the row) and is dropped."""
+        try:
+            async with asyncio.timeout(self.REDIS_CALL_TIMEOUT):
+                parked = await self._parked.get(row.id)
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise ZoomTransientError(
+                f"Redis did not answer ({type(exc).__name__}); the Zoom token is not refreshed "
+                "until it does") from None
+        if parked is None:
+            return row
+        if parked.replaces_version == row.token_version:
+            log.warning("zoom connection %s: storing the rotated pair an earlier refresh parked "
+                        "when its save failed", row.id)
+            await self._save_rotated(row, parked.tokens, parked.received_at, lock, parked.ciphertext)
+            current = await self._load(row.id)
+            self._require_active(current)
+            return current
+        await self._drop_parked(row.id, parked.ciphertext)
+        return row
+
+    async def _save_rotated(self, row: ZoomConnection, tokens: TokenSet, received_at: datetime,
+                            lock, parked: bytes | None) -> str:
+        """Store the new pair (CAS on token_version) before anyone may use the access token.
+
+        Each attempt is bounded by DB_CALL_TIMEOUT and retried with the lock renewed; when every
+        attempt fails, or the lock lapsed, the pair stays parked for the next holder and the
+        caller gets a transient error (the connection stays active)."""
         cipher = self._services.cipher
-        now = utcnow()
         access = tokens.access_token.get_secret_value()
         values = {
             "access_token_enc": cipher.encrypt(access, table=TABLE, row_id=row.id, field=ACCESS_FIELD),
-            "access_expires_at": tokens.expires_at(now),
+            "access_expires_at": tokens.expires_at(received_at),
             "token_version": row.token_version + 1,
             "consecutive_failures": 0,
-            "last_refreshed_at": now,
+            "last_refreshed_at": utcnow(),
         }
         if tokens.refresh_token is not None:
             values["refresh_token_enc"] = cipher.encrypt(
@@ -515,15 +593,39 @@ class TokenManager:
             )
         if tokens.scope:
             values["scopes"] = " ".join(tokens.scope)
-        async with self._services.db.session() as s:
-            result = await s.exec(
-                update(ZoomConnection)
-                .where(ZoomConnection.id == row.id,
-                       ZoomConnection.token_version == row.token_version,
-                       ZoomConnection.status == "active")
-                .values(**values)
-            )
-            await s.commit()
+        statement = (
+            update(ZoomConnection)
+            .where(ZoomConnection.id == row.id,
+                   ZoomConnection.token_version == row.token_version,
+                   ZoomConnection.status == "active")
+            .values(**values)
+        )
+        for attempt in range(1, self.SAVE_ATTEMPTS + 1):
+            try:
+                async with asyncio.timeout(self.DB_CALL_TIMEOUT):
+                    async with self._services.db.session() as s:
+                        result = await s.exec(statement)
+                        await s.commit()
+                break
+            except (SQLAlchemyError, OSError, TimeoutError) as exc:
+                # A save that timed out may still have committed: the next attempt's CAS then
+                # matches nothing and the row, re-read, holds this pair.
+                where = "parked in Redis for the next refresh" if parked else "NOT parked"
+                log.warning("zoom connection %s: saving the rotated pair failed (attempt %d of "
+                            "%d, %s); the pair is %s", row.id, attempt, self.SAVE_ATTEMPTS,
+                            type(exc).__name__, where)
+                if attempt == self.SAVE_ATTEMPTS:
+                    raise ZoomTransientError(
+                        f"the database did not store the rotated Zoom token pair; it is {where}"
+                    ) from None
+                await asyncio.sleep(self.SAVE_RETRY_DELAY * attempt)
+                if not await self._renew(lock):
+                    # Another worker may hold the lock now; it finds the parked pair and stores it.
+                    raise ZoomTransientError(
+                        f"the refresh lock lapsed while the rotated pair was being saved; it is {where}"
+                    ) from None
+        if parked is not None:
+            await self._drop_parked(row.id, parked)
         if result.rowcount != 1:
             # The pair we got belongs to a grant the row no longer holds.
             log.warning("zoom connection %s changed during refresh; new tokens discarded", row.id)
@@ -574,10 +676,25 @@ class TokenManager:
     # --- helpers ------------------------------------------------------------------------------
 
     async def _load(self, connection_id: str) -> ZoomConnection | None:
-        async with self._services.db.session() as s:
-            return (await s.exec(
-                select(ZoomConnection).where(ZoomConnection.id == connection_id)
-            )).first()
+        # Bounded, so a hung database cannot hold a refresh (and its lock) unnoticed.
+        try:
+            async with asyncio.timeout(self.DB_CALL_TIMEOUT):
+                async with self._services.db.session() as s:
+                    return (await s.exec(
+                        select(ZoomConnection).where(ZoomConnection.id == connection_id)
+                    )).first()
+        except TimeoutError:
+            raise ZoomTransientError(
+                f"the database did not answer within {self.DB_CALL_TIMEOUT:g} s") from None
+
+    async def _drop_parked(self, connection_id: str, parked: bytes) -> None:
+        try:
+            async with asyncio.timeout(self.REDIS_CALL_TIMEOUT):
+                await self._parked.drop(connection_id, parked)
+        except (RedisError, OSError, TimeoutError) as exc:
+            # Harmless: the next holder sees its version is past and drops it.
+            log.warning("zoom connection %s: could not drop the parked pair (%s)", connection_id,
+                        type(exc).__name__)
 
     @staticmethod
     def _require_active(row: ZoomConnection | None) -> None:
@@ -617,13 +734,34 @@ class TokenManager:
             sleep=self.LOCK_POLL, thread_local=False,
         )
 
-    @staticmethod
-    async def _release(lock) -> None:
+    async def _renew(self, lock) -> bool:
+        """Give the lock its full time again; False if it lapsed or Redis cannot say."""
         try:
-            await lock.release()
+            async with asyncio.timeout(self.REDIS_CALL_TIMEOUT):
+                await lock.reacquire()
+            return True
+        except (RedisError, OSError, TimeoutError):
+            return False
+
+    async def _still_owned(self, lock) -> bool:
+        try:
+            async with asyncio.timeout(self.REDIS_CALL_TIMEOUT):
+                return await lock.owned()
+        except (RedisError, OSError, TimeoutError):
+            return False  # unknown counts as lapsed: never expire a grant on a guess
+
+    async def _release(self, lock) -> None:
+        try:
+            async with asyncio.timeout(self.REDIS_CALL_TIMEOUT):
+                await lock.release()
         except LockError:
             # It lapsed (a very slow refresh); the version check kept the data right anyway.
             log.warning("zoom token lock %s had expired before release", lock.name)
+        except (RedisError, OSError, TimeoutError) as exc:
+            # Redis went away after the work was done: the lock expires by itself (LOCK_TIMEOUT)
+            # and what was saved stays saved; the caller's token is good.
+            log.warning("zoom token lock %s not released, Redis unavailable (%s)", lock.name,
+                        type(exc).__name__)
 
     def _s2s(self) -> ZoomS2S:
         st = self._services.settings

@@ -16,7 +16,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Worker
 
-from activities.token_refresh import TokenRefreshActivities
+from activities.token_refresh import IDLE_REFRESH_AFTER, TokenRefreshActivities
+from bench.cadence import book
 from models import Organization, ZoomConnection, new_id, utcnow
 from workflows.token_refresh import TokenRefreshWorkflow, TokenSweep, TokenSweepResult
 from connections.connect import finish_connect, start_connect
@@ -116,10 +117,24 @@ async def histories(client: Client, handle) -> list[WorkflowHistory]:
     return found
 
 
-async def insert_connections(svc, n: int, *, expires_in: timedelta, emulator=None) -> list[str]:
+async def idle(svc, connection_id: str) -> None:
+    """Make the connection idle long enough for the keep-alive to refresh it."""
+    long_ago = utcnow() - IDLE_REFRESH_AFTER - timedelta(days=1)
+    await set_row(svc, connection_id, last_refreshed_at=long_ago, connected_at=long_ago)
+
+
+async def call_soon(svc, connection: ZoomConnection, starts_in: timedelta = timedelta(minutes=30)) -> str:
+    """A scheduled interview of the connection's org, due within the hour: the keep-alive keeps
+    this connection's token fresh. The booking id."""
+    return await book(svc, connection.org_id, starts_in=starts_in)
+
+
+async def insert_connections(svc, n: int, *, expires_in: timedelta, emulator=None,
+                             idle_for: timedelta | None = None) -> list[str]:
     """`n` orgs with a connection each, written straight to the database (the connect flow costs
     tens of ms apiece here). With `emulator`, each holds a live grant of a Zoom user of its own;
-    without, tokens Zoom never issued (fine for connections the sweep must not touch)."""
+    without, tokens Zoom never issued (fine for connections the sweep must not touch). With
+    `idle_for`, last refreshed that long ago."""
     if emulator is not None:
         emails = await zoom_users_bulk(emulator, n)
         gate = asyncio.Semaphore(20)
@@ -144,8 +159,8 @@ async def insert_connections(svc, n: int, *, expires_in: timedelta, emulator=Non
             id=conn_id, org_id=org.id, zoom_user_id=email, zoom_account_id="keepalive",
             zoom_email=email, access_token_enc=enc(t["access_token"], field="access_token_enc"),
             refresh_token_enc=enc(t["refresh_token"], field="refresh_token_enc"),
-            access_expires_at=now + expires_in, token_version=1, connected_at=now,
-            last_refreshed_at=now,
+            access_expires_at=now + expires_in, token_version=1, connected_at=now - (idle_for or timedelta()),
+            last_refreshed_at=now - (idle_for or timedelta()),
         ))
     async with svc.db.session() as s:
         s.add_all(orgs)

@@ -20,6 +20,7 @@ from api.integrations import status_view
 from api.pages.wording import CONNECTION_REASONS
 from models import ZoomConnection, utcnow
 from tests.token_refresh.helpers import (
+    call_soon,
     connect,
     connected,
     keepalive_worker,
@@ -53,18 +54,25 @@ async def until(condition, what: str, timeout: float = 10.0) -> None:
 
 async def test_sweep_refreshes_exactly_the_due_connections(keepalive, emulator, temporal_env):
     svc, now = keepalive, utcnow()
-    soon, quiet, idle, never, gone, fine = await connected(svc, emulator, 6)
+    soon, quiet, idle, never, gone, fine, unbooked = await connected(svc, emulator, 7)
+    # Due: a token about to expire with an interview within the hour; idle for over 30 days.
     await set_row(svc, soon.id, access_expires_at=now + timedelta(minutes=5))
+    await call_soon(svc, soon)
     await set_row(svc, quiet.id, access_expires_at=now + timedelta(minutes=50),
                   last_refreshed_at=now - timedelta(days=1))
     await set_row(svc, idle.id, access_expires_at=now + timedelta(minutes=50),
-                  last_refreshed_at=now - timedelta(days=8))
-    await set_row(svc, never.id, connected_at=now - timedelta(days=8), last_refreshed_at=None)
+                  last_refreshed_at=now - timedelta(days=31))
+    await set_row(svc, never.id, connected_at=now - timedelta(days=31), last_refreshed_at=None)
     # Tokens left in place: only its status keeps this one out of the sweep.
     await set_row(svc, gone.id, status="disconnected", access_expires_at=now + timedelta(minutes=1))
+    await call_soon(svc, gone)
     await set_row(svc, fine.id, access_expires_at=now + timedelta(minutes=20),
-                  last_refreshed_at=now - timedelta(days=6))
-    before = {c.id: await row(svc, c.id) for c in (soon, quiet, idle, never, gone, fine)}
+                  last_refreshed_at=now - timedelta(days=29))
+    await call_soon(svc, fine)
+    # About to expire but nothing booked: refreshed on demand when needed, not by the Schedule.
+    await set_row(svc, unbooked.id, access_expires_at=now + timedelta(minutes=5),
+                  last_refreshed_at=now - timedelta(days=1))
+    before = {c.id: await row(svc, c.id) for c in (soon, quiet, idle, never, gone, fine, unbooked)}
     zoom_before = await refresh_requests(emulator)
     refreshed_before = sample("zoom_token_refresh_total", outcome="refreshed")
     sweeps_before = sample("zoom_token_refresh_sweep_seconds_count")
@@ -81,7 +89,7 @@ async def test_sweep_refreshes_exactly_the_due_connections(keepalive, emulator, 
         # The rotated tokens are real: Zoom accepts the new access token.
         me = await svc.tokens.org_api(c.id).get_me()
         assert me["email"] == c.zoom_email
-    for c in (quiet, gone, fine):
+    for c in (quiet, gone, fine, unbooked):
         after = await row(svc, c.id)
         assert after.token_version == before[c.id].token_version
         assert after.refresh_token_enc == before[c.id].refresh_token_enc
@@ -112,6 +120,7 @@ async def test_a_sweep_racing_an_on_demand_refresh_makes_one_refresh(
     svc, client = keepalive, temporal_env.client
     (conn,) = await connected(svc, emulator, 1)
     await set_row(svc, conn.id, access_expires_at=utcnow() + timedelta(minutes=1))
+    await call_soon(svc, conn)
     # Zoom answers refreshes slowly, so whoever refreshes first is still inside the lock when the
     # other arrives (the lock's presence in Redis is what the test waits for, not a time).
     await faults("/oauth/token", action="delay", latency_ms=2000, match={"grant_type": "refresh_token"})
@@ -152,6 +161,7 @@ async def test_a_revoked_grant_expires_the_connection_until_the_org_reconnects(
     # The user removes the Converge app in Zoom: every token of the grant dies.
     await emulator.control.deauthorize(email)
     await set_row(svc, conn.id, access_expires_at=utcnow() + timedelta(minutes=5))
+    await call_soon(svc, conn)
     zoom_before = await refresh_requests(emulator)
 
     result, _ = await run_sweep(svc, client)
@@ -191,6 +201,7 @@ async def test_zoom_5xx_leaves_the_connection_active_and_counts_failures(
     svc, client = keepalive, temporal_env.client
     (conn,) = await connected(svc, emulator, 1)
     await set_row(svc, conn.id, access_expires_at=utcnow() + timedelta(minutes=5))
+    await call_soon(svc, conn)
     fault = await faults("/oauth/token", action="respond", status=503,
                          match={"grant_type": "refresh_token"})
     transient_before = sample("zoom_token_refresh_total", outcome="transient_failure")

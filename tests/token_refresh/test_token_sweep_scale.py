@@ -26,8 +26,10 @@ async def test_a_sweep_over_2000_connections_refreshes_just_the_due_ones_page_by
 ):
     svc, client = keepalive, temporal_env.client
     await run_sweep(svc, client)  # anything earlier tests left due is done, so the counts are ours
-    not_due = await insert_connections(svc, 1900, expires_in=timedelta(minutes=50))
-    due = await insert_connections(svc, 100, expires_in=timedelta(minutes=5), emulator=emulator)
+    # Tokens about to expire, but nothing booked: on-demand refreshes are for those.
+    not_due = await insert_connections(svc, 1900, expires_in=timedelta(minutes=5))
+    due = await insert_connections(svc, 100, expires_in=timedelta(minutes=50), emulator=emulator,
+                                   idle_for=timedelta(days=31))
     zoom_before = await refresh_requests(emulator)
 
     t0 = time.perf_counter()
@@ -52,7 +54,8 @@ async def test_bench_a_sweep_refreshing_2000_connections(keepalive, emulator, te
     svc, client = keepalive, temporal_env.client
     await run_sweep(svc, client)
     t0 = time.perf_counter()
-    due = await insert_connections(svc, 2000, expires_in=timedelta(minutes=5), emulator=emulator)
+    due = await insert_connections(svc, 2000, expires_in=timedelta(minutes=50), emulator=emulator,
+                                   idle_for=timedelta(days=31))
     setup = time.perf_counter() - t0
     zoom_before = await refresh_requests(emulator)
 
