@@ -38,7 +38,8 @@ from token_cipher import DecryptionError
 from connections.tokens import ConnectionUnavailable
 from workflows.recording_types import RECORDING_EVENTS, DownloadFileInput, FileFailure, StoredFile
 from zoom.download_urls import DownloadUrlPolicy, DownloadUrlRefused, open_download
-from zoom.errors import ZoomError, ZoomMeetingNotFound, ZoomRecordingNotFound, ZoomTransientError
+from zoom.errors import (ZoomError, ZoomMeetingNotFound, ZoomRecordingNotFound, ZoomTransientError,
+                         honoured_retry_after, retry_after_seconds)
 from zoom.webhooks import RecordingFile as ZoomFile
 
 from typing import TYPE_CHECKING
@@ -207,7 +208,10 @@ class RecordingDownloadActivities:
                 # Everything was already there (a crash after the last byte): the size check decides.
                 return offset, digest.hexdigest()
             if status == 429 or status >= 500:
-                raise _fail(FileFailure.ZOOM_UNAVAILABLE, f"Zoom's file server answered HTTP {status}.")
+                # The next attempt waits as long as the server asked (capped), not the backoff.
+                raise ApplicationError(
+                    f"Zoom's file server answered HTTP {status}.", type=FileFailure.ZOOM_UNAVAILABLE,
+                    next_retry_delay=honoured_retry_after(retry_after_seconds(response)))
             if status not in (200, 206):
                 raise _fail(FileFailure.FAILED, f"Zoom's file server answered HTTP {status}.")
             if _is_html(response.headers.get("content-type")):

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import sys
 import uuid
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from sqlmodel import select
 
 from models import Meeting, ZoomConnection
 from tests.helpers import finish_connect_as
 from models import HostReservation
+
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def services_with_hosts(services, hosts_raw: str):
     """The shared services with another ZOOM_SYSTEM_HOSTS (same database, Redis and clients)."""
@@ -185,3 +192,43 @@ async def until(check, *, timeout: float = 60, what: str = "condition"):
         assert loop.time() < deadline, f"{what} never happened"
         await asyncio.sleep(0.05)
     return value
+
+
+def worker_env(services, system_host: str, temporal_address: str) -> dict:
+    """The environment of a worker subprocess (booking_worker_process.py) on the test's servers."""
+    st = services.settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZOOM_", "DATABASE_URL", "REDIS_URL", "TEMPORAL_"))}
+    env.update({
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": st.database_url,
+        "REDIS_URL": st.redis_url,
+        "TOKEN_ENCRYPTION_KEYS": st.token_encryption_keys,
+        "TEMPORAL_ADDRESS": temporal_address,
+        "ZOOM_OAUTH_BASE_URL": st.zoom_oauth_base_url,
+        "ZOOM_API_BASE_URL": st.zoom_api_base_url,
+        "ZOOM_CLIENT_ID": st.zoom_client_id,
+        "ZOOM_CLIENT_SECRET": st.zoom_client_secret,
+        "ZOOM_REDIRECT_URI": st.zoom_redirect_uri,
+        "ZOOM_S2S_ACCOUNT_ID": st.zoom_s2s_account_id,
+        "ZOOM_S2S_CLIENT_ID": st.zoom_s2s_client_id,
+        "ZOOM_S2S_CLIENT_SECRET": st.zoom_s2s_client_secret,
+        "ZOOM_SYSTEM_HOSTS": f"{system_host}:1",
+    })
+    return env
+
+
+@asynccontextmanager
+async def worker_process(services, system_host: str, temporal_address: str, task_queue: str):
+    """The service's worker in its own OS process (booking_worker_process.py), polling once this
+    yields it, so a test can SIGKILL it mid-activity; killed at the end if still alive."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "tests" / "bookings" / "booking_worker_process.py"), task_queue,
+        env=worker_env(services, system_host, temporal_address), stdout=asyncio.subprocess.PIPE,
+        cwd=str(ROOT))
+    try:
+        assert (await asyncio.wait_for(proc.stdout.readline(), 60)).strip() == b"ready"
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

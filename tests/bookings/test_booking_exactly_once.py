@@ -8,10 +8,7 @@ create is at Zoom; each time the booking must end with exactly one meeting at Zo
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
-from pathlib import Path
 
 from sqlmodel import select
 
@@ -26,10 +23,10 @@ from tests.bookings.helpers import (
     new_org_with_session,
     post_booking,
     settled,
+    worker_process,
     zoom_meetings_of,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 CREATE = "/v2/users/*/meetings"
 
 
@@ -72,28 +69,6 @@ async def _at_zoom(emulator, booking_id: str, timeout: float = 30) -> list[dict]
     return found
 
 
-def _worker_env(services, system_host: str, temporal_address: str) -> dict:
-    st = services.settings
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZOOM_", "DATABASE_URL", "REDIS_URL", "TEMPORAL_"))}
-    env.update({
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": st.database_url,
-        "REDIS_URL": st.redis_url,
-        "TOKEN_ENCRYPTION_KEYS": st.token_encryption_keys,
-        "TEMPORAL_ADDRESS": temporal_address,
-        "ZOOM_OAUTH_BASE_URL": st.zoom_oauth_base_url,
-        "ZOOM_API_BASE_URL": st.zoom_api_base_url,
-        "ZOOM_CLIENT_ID": st.zoom_client_id,
-        "ZOOM_CLIENT_SECRET": st.zoom_client_secret,
-        "ZOOM_REDIRECT_URI": st.zoom_redirect_uri,
-        "ZOOM_S2S_ACCOUNT_ID": st.zoom_s2s_account_id,
-        "ZOOM_S2S_CLIENT_ID": st.zoom_s2s_client_id,
-        "ZOOM_S2S_CLIENT_SECRET": st.zoom_s2s_client_secret,
-        "ZOOM_SYSTEM_HOSTS": f"{system_host}:1",
-    })
-    return env
-
-
 async def _blocked_saving(services, timeout: float = 30) -> None:
     """Until a backend waits on a row lock in the meetings save (the worker has Zoom's answer)."""
     from sqlalchemy import text
@@ -119,12 +94,8 @@ async def test_a_worker_killed_between_create_and_save_leaves_one_meeting(api, e
     org_id, headers, session_id = await new_org_with_session(api)
     await emulator.control.add_fault(CREATE, method="POST", action="delay", latency_ms=1000, count=1)
     before = await emulator.control.stats()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "tests" / "bookings" / "booking_worker_process.py"), TASK_QUEUE,
-        env=_worker_env(api.services, system_host, temporal_env.client.service_client.config.target_host),
-        stdout=asyncio.subprocess.PIPE, cwd=str(ROOT))
-    try:
-        assert (await asyncio.wait_for(proc.stdout.readline(), 60)).strip() == b"ready"
+    temporal_address = temporal_env.client.service_client.config.target_host
+    async with worker_process(api.services, system_host, temporal_address, TASK_QUEUE) as proc:
         posting = asyncio.create_task(post_booking(api, org_id, headers, session_id, booking_body(future(hours=33))))
         held = await _create_in_flight(api.services, org_id)
         async with api.services.db.session() as lock:
@@ -139,10 +110,6 @@ async def test_a_worker_killed_between_create_and_save_leaves_one_meeting(api, e
         booking_id = response.json()["id"]
         assert held.booking_id == booking_id
         assert await meeting_row(api.services, booking_id) is None  # the save died with the worker
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
     async with idi_worker(f"{system_host}:1"):  # a new worker takes over
         booking = await settled(api, org_id, headers, booking_id, timeout=90)
