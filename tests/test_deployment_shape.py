@@ -92,7 +92,7 @@ def test_the_api_listens_on_loopback_unless_api_host_is_set(monkeypatch):
             raise Stop()
 
     class FakeServices:
-        async def verify_database(self):
+        async def wait_for_dependencies(self, *, temporal):
             pass
 
         async def close(self):
@@ -113,3 +113,8 @@ def test_the_api_listens_on_loopback_unless_api_host_is_set(monkeypatch):
         except Stop:
             pass
         assert bound[-1] == expected
+
+
+def test_compose_restarts_the_api_and_the_worker_when_they_die():
+    services = compose()["services"]
+    assert services["api"]["restart"] == services["worker"]["restart"] == "unless-stopped"
