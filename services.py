@@ -7,11 +7,13 @@ reaches for a global and tests can build one against their own servers.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import httpx
 import redis.asyncio as redis
+from tenacity import AsyncRetrying, RetryCallState, stop_after_delay, stop_never, wait_exponential
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -22,6 +24,8 @@ from token_cipher import TokenCipher
 
 if TYPE_CHECKING:
     from connections.tokens import TokenManager
+
+log = logging.getLogger("startup")
 
 
 async def connect_temporal(settings: Settings, timeout: float = 5.0) -> Client:
@@ -79,17 +83,40 @@ class Services:
                     self._temporal = await connect_temporal(self.settings)
         return self._temporal
 
-    async def verify_database(self) -> None:
-        """Fail start-up with one line naming DATABASE_URL when the database cannot be reached."""
+    async def wait_for_dependencies(self, *, temporal: bool) -> None:
+        """At start, wait for Postgres and Redis (and Temporal when `temporal`) with backoff and a
+        log line per try, instead of exiting: in a deploy they may come up after this process.
+        With DEPENDENCY_WAIT_SECONDS set, give up after that long with one line naming the setting."""
         from sqlalchemy.engine import make_url
 
+        db = make_url(self.settings.database_url)
+        redis_at = self.redis.connection_pool.connection_kwargs
+        await self._wait_for("Postgres", "DATABASE_URL", f"{db.host}:{db.port or 5432}/{db.database}",
+                             self.db.ping)
+        await self._wait_for("Redis", "REDIS_URL", f"{redis_at.get('host')}:{redis_at.get('port')}",
+                             self.redis.ping)
+        if temporal:
+            await self._wait_for("Temporal", "TEMPORAL_ADDRESS", self.settings.temporal_address,
+                                 self.temporal)
+
+    async def _wait_for(self, name: str, setting: str, target: str, check) -> None:
+        limit = self.settings.dependency_wait_seconds
+        stop = stop_after_delay(limit) if limit is not None else stop_never
+
+        def say(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning("waiting for %s at %s (%s); next try in %.1f s", name, target,
+                        type(exc).__name__, state.upcoming_sleep)
+
         try:
-            await asyncio.wait_for(self.db.ping(), 10)
+            async for attempt in AsyncRetrying(stop=stop, wait=wait_exponential(multiplier=0.5, max=10),
+                                               before_sleep=say, reraise=True):
+                with attempt:
+                    await asyncio.wait_for(check(), 10)
         except Exception as exc:
-            url = make_url(self.settings.database_url)
             raise ConfigError(
-                f"DATABASE_URL: cannot reach {url.host}:{url.port or 5432}/{url.database} "
-                f"({type(exc).__name__}); check the server is running and the URL is right"
+                f"{setting}: cannot reach {target} ({type(exc).__name__}); check the server is "
+                "running and the setting is right"
             ) from None
 
     async def close(self) -> None:

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, alias="REDIS_URL")
     temporal_address: str = Field("localhost:7233", alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field("default", alias="TEMPORAL_NAMESPACE")
+    # At start, how long the API and the worker wait for Postgres, Redis (and the worker for
+    # Temporal) before giving up with one line; unset waits as long as it takes (services.py).
+    dependency_wait_seconds: float | None = Field(None, alias="DEPENDENCY_WAIT_SECONDS")
     token_encryption_keys: str | None = Field(None, alias="TOKEN_ENCRYPTION_KEYS")
 
     zoom_oauth_base_url: str = Field("https://zoom.us", alias="ZOOM_OAUTH_BASE_URL")

@@ -58,7 +58,7 @@ async def main() -> None:
     settings = load_settings()
     metrics_port = worker_metrics_port()
     services = Services.from_settings(settings)
-    await services.verify_database()
+    await services.wait_for_dependencies(temporal=True)
     client = await services.temporal()
     await ensure_search_attributes(client)
     await ensure_token_refresh_schedule(client)

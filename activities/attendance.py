@@ -16,6 +16,8 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 from temporalio import activity
 
+from activities.liveness import beats
+
 import attendance as rules
 from activities.recordings import booking_meeting, host_api
 from connections.tokens import ConnectionUnavailable
@@ -110,6 +112,7 @@ class AttendanceActivities:
         return sightings
 
     @activity.defn(name="record_attendance")
+    @beats
     async def record_attendance(self, inp: AttendanceInput) -> int:
         """While the meeting runs: the record as the webhooks tell it. Returns how many people."""
         booking, rows, kept = await self._load(inp.booking_id)
@@ -122,6 +125,7 @@ class AttendanceActivities:
         return len(people)
 
     @activity.defn(name="settle_attendance")
+    @beats
     async def settle_attendance(self, inp: SettleAttendanceInput) -> AttendanceSummary:
         """After the meeting: webhooks, plus Zoom's participants list (asked once) when they left
         a gap; then the booking's attendance outcome."""

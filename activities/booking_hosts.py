@@ -16,6 +16,8 @@ from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.liveness import beats
+
 from activities.host_pool import CreateInFlight, Slot, hold, take_free_host
 from models import Meeting, Organization, ZoomConnection, utcnow
 from models import HostReservation
@@ -49,6 +51,7 @@ class BookingHostActivities:
         self._services = services
 
     @activity.defn(name="resolve_booking_host")
+    @beats
     async def resolve_booking_host(self, inp: ResolveHostInput) -> BookingHost:
         org_name = await self._org_name(inp.org_id)
         pinned = await self._pinned(inp, org_name)

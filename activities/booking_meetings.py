@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Awaitable, TypeVar
 
@@ -25,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.booking_hosts import fallback_reason
 from activities.host_pool import Slot, capacity_of, has_room
+from activities.liveness import heartbeating
 from connections.meeting_host import MeetingHostChanged, check_meeting_host, meeting_api
 from models import Booking, IdiSession, Meeting, ZoomConnection, utcnow
 from metrics import MEETING_CREATES
@@ -49,6 +49,7 @@ from zoom.errors import (
     ZoomMissingScope,
     ZoomTransientError,
     ZoomUserNotFound,
+    honoured_retry_after,
 )
 from zoom.ids import meeting_id_str
 from connections.connect import _display_name as display_name
@@ -94,23 +95,6 @@ def meeting_body(booking: Booking, session: IdiSession) -> dict:
             "participant_video": True,
         },
     }
-
-
-@asynccontextmanager
-async def heartbeating(every: float = 1.0):
-    """Heartbeat while a Zoom call is in flight: a killed worker is noticed within the heartbeat
-    timeout, not the whole start-to-close timeout."""
-
-    async def beat() -> None:
-        while True:
-            activity.heartbeat()
-            await asyncio.sleep(every)
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
 
 
 def _permanent(kind: str, message: str, *details: object) -> ApplicationError:
@@ -170,7 +154,7 @@ class BookingMeetingActivities:
                 raise ApplicationError(
                     f"Zoom did not answer the create ({exc}); will look for it and retry",
                     type="ZoomTransientError",
-                    next_retry_delay=_retry_delay(exc),
+                    next_retry_delay=honoured_retry_after(exc.retry_after_seconds),
                 ) from None
             except ConnectionUnavailable as exc:
                 # Raised before a request reached Zoom (no token, or a 124 then no fresh token).
@@ -558,14 +542,6 @@ def _retry_a_few_times(exc: ZoomError, what: str, advice: str = "") -> Applicati
 
 def _clear_create_sent(booking_id: str):
     return update(HostReservation).where(HostReservation.booking_id == booking_id).values(create_sent_at=None)
-
-
-def _retry_delay(exc: ZoomTransientError) -> timedelta | None:
-    """Zoom's own Retry-After for a per-second limit, when it gave one (capped: a QPS limit
-    clears in seconds; anything longer is not worth trusting blindly)."""
-    if exc.retry_after_seconds is None:
-        return None
-    return timedelta(seconds=min(max(exc.retry_after_seconds, 1.0), 60.0))
 
 
 def _reason(exc: ConnectionUnavailable) -> str:

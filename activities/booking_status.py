@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import update
 from temporalio import activity
 
+from activities.liveness import beats
+
 from models import Booking, utcnow
 from models import HostReservation
 from workflows.booking_types import BookingStatus, BookingStatusChange
@@ -20,6 +22,7 @@ class BookingStatusActivities:
         self._services = services
 
     @activity.defn(name="record_booking_status")
+    @beats
     async def record_booking_status(self, change: BookingStatusChange) -> None:
         now = utcnow()
         async with self._services.db.session() as s:

@@ -11,6 +11,8 @@ from sqlalchemy import and_, delete, or_
 from sqlmodel import col, select
 from temporalio import activity
 
+from activities.liveness import beats
+
 from models import WebhookEvent, utcnow
 
 from typing import TYPE_CHECKING
@@ -27,6 +29,7 @@ class InboxRetentionActivities:
         self._services = services
 
     @activity.defn(name="delete_old_inbox_events")
+    @beats
     async def delete_old_inbox_events(self, limit: int) -> int:
         cutoff = utcnow() - timedelta(days=self._services.settings.inbox_retention_days)
         async with self._services.db.session() as s:

@@ -12,8 +12,14 @@ What goes wrong with Zoom downloads in the wild (docs/zoom.md#recording-download
 - Truncated or padded files: the file moves into place only when its size equals Zoom's
   `file_size` (when Zoom gives one).
 - A second attempt while a first one is still alive (a worker that lost touch with Temporal)
-  would write the same part file: a Redis lease per file, renewed as the bytes flow, keeps it to
-  one writer; a writer that loses its lease stops.
+  would write the same part file: a Redis lease per file keeps it to one writer. The lease
+  outlives any read (a read gives up after half the lease, so a stalled body fails the
+  read and resumes, never wakes up after a retry took over), and it is renewed *before* each
+  write, so a writer that lost it stops without writing (docs/zoom.md#recording-downloads).
+- A file Zoom gave no size for is still checked: the bytes received must add up to the
+  response's Content-Length, each 206 must start where asked and name the same total as the
+  answers before it (a file that changed between attempts is not stitched together), and the
+  stored size must equal that total.
 Memory stays flat: 1 MiB chunks, written and hashed off the event loop.
 """
 
@@ -22,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import time
 
 import httpx
@@ -39,7 +46,8 @@ from token_cipher import DecryptionError
 from connections.tokens import ConnectionUnavailable
 from workflows.recording_types import RECORDING_EVENTS, DownloadFileInput, FileFailure, StoredFile
 from zoom.download_urls import DownloadUrlPolicy, DownloadUrlRefused, open_download
-from zoom.errors import ZoomError, ZoomMeetingNotFound, ZoomRecordingNotFound, ZoomTransientError
+from zoom.errors import (ZoomError, ZoomMeetingNotFound, ZoomRecordingNotFound, ZoomTransientError,
+                         honoured_retry_after, retry_after_seconds)
 from zoom.webhooks import RecordingFile as ZoomFile
 
 from typing import TYPE_CHECKING
@@ -50,8 +58,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("recordings.download")
 
 TOKEN_FIELD = {"table": "webhook_events", "field": "download_token_enc"}
-# Per read, not per file: a multi-GiB file takes as long as it takes while bytes keep coming.
-TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+# Per read, not per file: a multi-GiB file takes as long as it takes while bytes keep coming. A
+# read gives up well inside the file's lease (_read_timeout), so the lease outlives any read.
+CONNECT_TIMEOUT = 10.0
+READ_SHARE_OF_LEASE = 1 / 2
 # Dropped connections resumed inside one attempt before Temporal's retry (with backoff) takes over.
 MAX_RESUMES = 3
 _HTML_START = (b"<!doctype html", b"<html")
@@ -136,17 +146,22 @@ class RecordingDownloadActivities:
             return done
         relative = self._store.relative_path(row.org_id, row.booking_id, row.id, row.file_extension)
         part = self._store.part_path(relative)
-        lease = self._services.redis.lock(f"recording-download:{row.id}",
-                                          timeout=max(inp.lease_seconds, 5.0), blocking=False)
+        seconds = max(inp.lease_seconds, 5.0)
+        lease = self._services.redis.lock(f"recording-download:{row.id}", timeout=seconds, blocking=False)
         if not await lease.acquire():
             raise _fail(FileFailure.IN_PROGRESS, "Another attempt is still downloading this file.")
         try:
             await self._set(row.id, status="downloading")
-            size, sha256 = await self._transfer(row, meeting, part, _Lease(lease, inp.lease_seconds))
+            body = _Body(activity.info().heartbeat_details)
+            size, sha256 = await self._transfer(row, meeting, part, _Lease(lease, seconds), body)
             if row.expected_size is not None and size != row.expected_size:
                 part.unlink(missing_ok=True)  # never resume from bytes that add up wrong
                 raise _fail(FileFailure.SIZE_MISMATCH,
                             f"Zoom announced {row.expected_size} bytes for this file but sent {size}.")
+            if body.total is not None and size != body.total:
+                part.unlink(missing_ok=True)
+                raise _fail(FileFailure.SIZE_MISMATCH,
+                            f"Zoom's file server announced {body.total} bytes for this file but sent {size}.")
             await self._store.finish(part, relative)
             await self._set(row.id, status="stored", status_reason=None, size_bytes=size,
                             sha256=sha256, storage_path=relative)
@@ -173,7 +188,8 @@ class RecordingDownloadActivities:
             return None
         return StoredFile(file_id=row.id, size_bytes=row.size_bytes, sha256=row.sha256)
 
-    async def _transfer(self, row: RecordingFile, meeting: Meeting, part, lease: "_Lease") -> tuple[int, str]:
+    async def _transfer(self, row: RecordingFile, meeting: Meeting, part, lease: "_Lease",
+                        body: "_Body") -> tuple[int, str]:
         """Fetch until the part file holds the whole body; (size, sha256 hex)."""
         details = activity.info().heartbeat_details
         token, url, fresh = await self._webhook_token(row), row.download_url, False
@@ -187,7 +203,7 @@ class RecordingDownloadActivities:
                 token, url = await self._fresh_token(row, meeting)
                 fresh = True
             try:
-                return await self._fetch(url, token, part, offset, digest, lease)
+                return await self._fetch(url, token, part, offset, digest, lease, body)
             except DownloadUrlRefused as refused:
                 log.warning("file %s: download URL refused: %s", row.id, refused)
                 raise _fail(FileFailure.URL_REFUSED, f"Not downloaded: {refused}; Converge only "
@@ -205,13 +221,14 @@ class RecordingDownloadActivities:
                                 f"The connection to Zoom kept dropping ({type(exc).__name__}).") from None
                 log.info("file %s: connection dropped (%s), resuming", row.id, type(exc).__name__)
 
-    async def _fetch(self, url: str, token: str, part, offset: int, digest, lease: "_Lease") -> tuple[int, str]:
+    async def _fetch(self, url: str, token: str, part, offset: int, digest, lease: "_Lease",
+                     body: "_Body") -> tuple[int, str]:
         headers = {"Authorization": f"Bearer {token}"}
         if offset:
             headers["Range"] = f"bytes={offset}-"
         # Zoom's file servers only, checked on every redirect hop (zoom/download_urls.py).
         self._url_policy = self._url_policy or DownloadUrlPolicy.from_settings(self._services.settings)
-        async with open_download(self._services.http, url, headers, timeout=TIMEOUT,
+        async with open_download(self._services.http, url, headers, timeout=lease.read_timeout,
                                  policy=self._url_policy) as response:
             status = response.status_code
             if status in (404, 410):
@@ -222,24 +239,29 @@ class RecordingDownloadActivities:
                 # Everything was already there (a crash after the last byte): the size check decides.
                 return offset, digest.hexdigest()
             if status == 429 or status >= 500:
-                raise _fail(FileFailure.ZOOM_UNAVAILABLE, f"Zoom's file server answered HTTP {status}.")
+                # The next attempt waits as long as the server asked (capped), not the backoff.
+                raise ApplicationError(
+                    f"Zoom's file server answered HTTP {status}.", type=FileFailure.ZOOM_UNAVAILABLE,
+                    next_retry_delay=honoured_retry_after(retry_after_seconds(response)))
             if status not in (200, 206):
                 raise _fail(FileFailure.FAILED, f"Zoom's file server answered HTTP {status}.")
             if _is_html(response.headers.get("content-type")):
                 raise _Refused(FileFailure.HTML_PAGE, "Zoom answered a web page instead of the file.")
             if status == 200 and offset:
                 offset, digest = 0, hashlib.sha256()  # the server ignored the Range: start over
-            elif status == 206 and not response.headers.get("content-range", "").startswith(f"bytes {offset}-"):
-                raise _fail(FileFailure.FAILED, "Zoom answered a different byte range than asked for.")
+            length = body.check(status, offset, response.headers, part)
+            start = offset
             with part.open("ab" if offset else "wb") as handle:
                 async for chunk in _chunks(response):
                     if offset == 0 and _looks_like_html(chunk):
                         raise _Refused(FileFailure.HTML_PAGE, "Zoom answered a web page instead of the file.")
+                    await lease.keep()  # before the write: a writer that lost the file writes nothing
                     await asyncio.to_thread(_write, handle, digest, chunk)
                     DOWNLOADED_BYTES.inc(len(chunk))
                     offset += len(chunk)
-                    activity.heartbeat(offset)
-                    await lease.keep()
+                    activity.heartbeat(offset, body.total)
+        if length is not None and offset - start != length:
+            raise httpx.RemoteProtocolError(f"the body ended after {offset - start} of {length} bytes")
         return offset, digest.hexdigest()
 
     async def _webhook_token(self, row: RecordingFile) -> str | None:
@@ -296,12 +318,53 @@ class RecordingDownloadActivities:
             await s.commit()
 
 
+class _Body:
+    """What the file server said about the whole file: its total size, from a 200's
+    Content-Length or a 206's Content-Range, carried across resumes (and attempts, in the
+    heartbeat), so answers that disagree are never stitched into one file."""
+
+    def __init__(self, heartbeat_details) -> None:
+        details = list(heartbeat_details or ())
+        self.total: int | None = details[1] if len(details) > 1 and isinstance(details[1], int) else None
+
+    def check(self, status: int, offset: int, headers, part) -> int | None:
+        """The body length this answer promises (None when it does not say); raises when it
+        contradicts the range asked for or what earlier answers said."""
+        length = _int(headers.get("content-length"))
+        if status == 200:
+            total = length
+        else:
+            match = _CONTENT_RANGE.fullmatch(headers.get("content-range", "").strip())
+            if match is None or int(match["first"]) != offset:
+                raise _fail(FileFailure.FAILED, "Zoom answered a different byte range than asked for.")
+            span = int(match["last"]) - offset + 1
+            if length is not None and length != span:
+                raise _fail(FileFailure.FAILED, "Zoom's Content-Length and Content-Range disagree.")
+            length, total = span, _int(match["total"])
+        if total is not None and self.total is not None and total != self.total:
+            part.unlink(missing_ok=True)  # the file changed at Zoom: start over next time
+            previous, self.total = self.total, None
+            raise _fail(FileFailure.SIZE_MISMATCH, f"Zoom's file server first announced {previous} "
+                        f"bytes for this file, now {total}; downloading it again from the start.")
+        self.total = total if total is not None else self.total
+        return length
+
+
+_CONTENT_RANGE = re.compile(r"bytes (?P<first>\d+)-(?P<last>\d+)/(?P<total>\d+|\*)")
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value is not None and value.strip().isdigit() else None
+
+
 class _Lease:
-    """Renews the file's Redis lock a few times per lease period; raises once it was lost."""
+    """Renews the file's Redis lock a few times per lease period, before a write; raises once it
+    was lost. A read gives up after half the lease, so no stalled read outlives it."""
 
     def __init__(self, lock, seconds: float) -> None:
-        self._lock, self._every = lock, max(seconds, 5.0) / 3
+        self._lock, self._every = lock, seconds / 3
         self._next = time.monotonic() + self._every
+        self.read_timeout = httpx.Timeout(seconds * READ_SHARE_OF_LEASE, connect=CONNECT_TIMEOUT)
 
     async def keep(self) -> None:
         if time.monotonic() < self._next:

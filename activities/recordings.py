@@ -15,6 +15,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import select
 from temporalio import activity
 
+from activities.liveness import beats
+
 from models import Meeting, RecordingFile, WebhookEvent, ZoomConnection, utcnow
 from models.tables import new_id
 from connections import recording_settings
@@ -119,6 +121,7 @@ class RecordingActivities:
         self._timings = timings or RecordingTimings()
 
     @activity.defn(name="plan_recording")
+    @beats
     async def plan_recording(self, inp: RecordingPlanInput) -> RecordingPlan:
         meeting = await booking_meeting(self._services, inp.booking_id)
         user_type, who = await self._host_type(meeting)
@@ -170,6 +173,7 @@ class RecordingActivities:
             return None, f"Converge's system Zoom user {meeting.host_email}"
 
     @activity.defn(name="register_recording_files")
+    @beats
     async def register_recording_files(self, inp: RegisterFilesInput) -> list[RecordingFileRef]:
         async with self._services.db.session() as s:
             event = await s.get(WebhookEvent, inp.event_id)
@@ -187,6 +191,7 @@ class RecordingActivities:
         return await save_files(self._services, await booking_meeting(self._services, inp.booking_id), obj)
 
     @activity.defn(name="poll_recording_files")
+    @beats
     async def poll_recording_files(self, inp: PollInput) -> PollResult:
         """Zoom's list for the instance (the UUID from a webhook), else for the meeting id, which
         Zoom answers with its latest instance. Transient failures raise (Temporal retries)."""
@@ -218,6 +223,7 @@ class RecordingActivities:
         return PollResult(files=files, reason=None if files else "not_ready")
 
     @activity.defn(name="record_recording_file_failure")
+    @beats
     async def record_recording_file_failure(self, inp: FileFailed) -> None:
         log.warning("booking %s: recording file %s not stored: %s (%s)",
                     inp.booking_id, inp.file_id, inp.reason, inp.message)

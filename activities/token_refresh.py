@@ -25,6 +25,8 @@ from sqlalchemy import and_, exists, func, or_
 from sqlmodel import select
 from temporalio import activity
 
+from activities.liveness import beats, heartbeating
+
 from metrics import CONNECTION_STATUSES, CONNECTIONS, TOKEN_REFRESH, TOKEN_SWEEP_SECONDS
 from models import Booking, Meeting, ZoomConnection, utcnow
 from connections.tokens import TokenManager
@@ -130,7 +132,8 @@ class TokenRefreshActivities:
             TOKEN_REFRESH.labels(outcome).inc()
             activity.heartbeat(sum(outcomes.values()))
 
-        await asyncio.gather(*(refresh_one(cid, idle) for cid, idle in rows))
+        async with heartbeating(details=lambda: (sum(outcomes.values()),)):
+            await asyncio.gather(*(refresh_one(cid, idle) for cid, idle in rows))
         return SweepPageResult(
             selected=len(rows),
             outcomes=dict(outcomes),
@@ -154,6 +157,7 @@ class TokenRefreshActivities:
             return "error"
 
     @activity.defn(name="report_token_sweep")
+    @beats
     async def report_token_sweep(self, report: SweepReport) -> dict[str, int]:
         """Record the sweep's duration and count connections by status for the gauge."""
         TOKEN_SWEEP_SECONDS.observe(report.seconds)

@@ -18,7 +18,7 @@ async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = load_settings()
     services = Services.from_settings(settings)
-    await services.verify_database()
+    await services.wait_for_dependencies(temporal=False)
     app = create_app(services)
     # Webhook events Temporal could not take when they came are delivered from here.
     app.cleanup_ctx.append(inbox_sweeper)

@@ -92,7 +92,7 @@ def test_the_api_listens_on_loopback_unless_api_host_is_set(monkeypatch):
             raise Stop()
 
     class FakeServices:
-        async def verify_database(self):
+        async def wait_for_dependencies(self, *, temporal):
             pass
 
         async def close(self):
@@ -133,3 +133,8 @@ def test_temporal_is_the_server_image_with_its_schema_set_up_first_not_auto_setu
     for name in ("api", "worker"):
         assert services[name]["depends_on"]["temporal-namespace"]["condition"] == "service_completed_successfully"
         assert services[name]["deploy"]["replicas"] >= 1
+
+
+def test_compose_restarts_the_api_and_the_worker_when_they_die():
+    services = compose()["services"]
+    assert services["api"]["restart"] == services["worker"]["restart"] == "unless-stopped"

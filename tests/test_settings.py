@@ -78,9 +78,10 @@ def test_api_refuses_to_start_without_a_key_in_one_line():
     )
 
 
-def test_api_refuses_to_start_when_the_database_is_unreachable():
+def test_api_gives_up_on_an_unreachable_database_after_its_wait_in_one_line():
     r = _start(["-m", "api"], {"TOKEN_ENCRYPTION_KEYS": KEY, "DATABASE_URL": "postgresql+asyncpg://u@127.0.0.1:1/x",
-                               "REDIS_URL": "redis://127.0.0.1:1"})
+                               "REDIS_URL": "redis://127.0.0.1:1", "DEPENDENCY_WAIT_SECONDS": "1"})
     assert r.returncode != 0
+    assert "waiting for Postgres at 127.0.0.1:1/x" in r.stderr, r.stderr  # it waited first
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("configuration error: DATABASE_URL: cannot reach 127.0.0.1:1/x"), r.stderr

@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
         resolve_booking_host,
     )
     from workflows.attendance_activities import record_attendance, settle_attendance
-    from workflows.retries import DB_RETRY
+    from workflows.retries import DB_RETRY, LIVENESS
     from workflows.recordings import RecordingSteps
     from workflows.contract import BOOKING_ID, BOOKING_STATUS, HOST_KIND, ORG_ID, ZOOM_MEETING_ID
     from workflows.booking_types import (
@@ -66,11 +66,9 @@ MAX_RESCHEDULES = 50
 
 # A person waits on a reschedule: a few tries, then they hear why.
 RESCHEDULE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=4)
-# The create activity heartbeats while it waits on Zoom, so a worker that dies mid-create is
-# noticed in seconds and another worker reconciles (it finds the meeting instead of making one).
-CREATE_HEARTBEAT = timedelta(seconds=10)
 # Choosing the host may wait for the org's token refresh: up to the token manager's lock wait
 # (30 s) plus two token calls (15 s each). Cut off sooner, the activity is cancelled mid-refresh.
+# A dead worker is noticed by the missing heartbeat (LIVENESS), not by this.
 RESOLVE_HOST_TIMEOUT = timedelta(seconds=90)
 MIN_SCHEDULING_WINDOW = timedelta(minutes=15)
 # Zoom's participants list after the meeting: a few tries; without it the webhooks decide.
@@ -181,7 +179,7 @@ class IdiBookingWorkflow:
             create_booking_meeting,
             CreateMeetingInput(booking_id=self._booking.booking_id, host=self._host),
             start_to_close_timeout=timedelta(minutes=1),
-            heartbeat_timeout=CREATE_HEARTBEAT,
+            heartbeat_timeout=LIVENESS,
             schedule_to_close_timeout=self._until_start(),
             retry_policy=ZOOM_RETRY,
             # The cancel looks at Zoom only once the stopped create has finished talking to it.
@@ -210,6 +208,7 @@ class IdiBookingWorkflow:
                     skip_org_reason=skip_org_reason,
                 ),
                 start_to_close_timeout=RESOLVE_HOST_TIMEOUT,
+                heartbeat_timeout=LIVENESS,
                 schedule_to_close_timeout=self._until_start(),
                 retry_policy=ZOOM_RETRY,
                 summary=f"choose the Zoom host for {self._booking.org_name}",
@@ -327,6 +326,7 @@ class IdiBookingWorkflow:
                     SettleAttendanceInput(booking_id=self._booking.booking_id,
                                           zoom_meeting_uuid=self._meeting_uuid()),
                     start_to_close_timeout=timedelta(minutes=1),
+                    heartbeat_timeout=LIVENESS,
                     retry_policy=ATTENDANCE_RETRY,
                     summary="settle who attended",
                 )
@@ -351,6 +351,7 @@ class IdiBookingWorkflow:
                         record_attendance,
                         AttendanceInput(booking_id=self._booking.booking_id),
                         start_to_close_timeout=timedelta(minutes=1),
+                        heartbeat_timeout=LIVENESS,
                         schedule_to_close_timeout=timedelta(hours=1),
                         retry_policy=DB_RETRY,
                         summary=f"note {len(new)} participant event(s)",
@@ -377,6 +378,7 @@ class IdiBookingWorkflow:
                         delete_booking_meeting,
                         DeleteMeetingInput(booking_id=self._booking.booking_id),
                         start_to_close_timeout=timedelta(minutes=1),
+                        heartbeat_timeout=LIVENESS,
                         schedule_to_close_timeout=timedelta(days=1),
                         retry_policy=ZOOM_RETRY,
                         summary=f"delete meeting {meeting_id}" if meeting_id
@@ -444,6 +446,7 @@ class IdiBookingWorkflow:
                         duration_minutes=request.duration_minutes,
                     ),
                     start_to_close_timeout=timedelta(seconds=30),
+                    heartbeat_timeout=LIVENESS,
                     retry_policy=RESCHEDULE_RETRY,
                     summary=f"move meeting to {_utc(request.start_time)} for "
                     f"{request.duration_minutes} min",
@@ -514,6 +517,7 @@ class IdiBookingWorkflow:
                 booking_id=self._booking.booking_id, status=status, reason=reason, message=message
             ),
             start_to_close_timeout=timedelta(seconds=30),
+            heartbeat_timeout=LIVENESS,
             schedule_to_close_timeout=STATUS_WRITE_TIMEOUT,
             retry_policy=DB_RETRY,
             summary=f"booking {status}" + (f" ({reason})" if reason else ""),

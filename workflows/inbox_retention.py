@@ -14,6 +14,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from workflows.inbox_retention_activities import delete_old_inbox_events
+    from workflows.retries import LIVENESS
 
 BATCH = 1000
 MAX_BATCHES = 100
@@ -26,7 +27,8 @@ class InboxRetentionWorkflow:
         deleted = 0
         for _ in range(MAX_BATCHES):
             n = await workflow.execute_activity(
-                delete_old_inbox_events, BATCH, start_to_close_timeout=timedelta(minutes=2))
+                delete_old_inbox_events, BATCH, start_to_close_timeout=timedelta(minutes=2),
+                heartbeat_timeout=LIVENESS)
             deleted += n
             if n < BATCH:
                 break

@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
         record_recording_file_failure,
         register_recording_files,
     )
-    from workflows.retries import DB_RETRY
+    from workflows.retries import DB_RETRY, LIVENESS
     from workflows.recording_types import (
         RECORDING_EVENTS,
         TRANSCRIPT,
@@ -52,13 +52,15 @@ SetStatus = Callable[..., Awaitable[None]]
 # A poll that keeps failing (Zoom down) is skipped, not waited on: the next one comes later anyway.
 POLL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=2),
                          maximum_attempts=5)
-# Zoom hiccups and dropped connections are retried for hours (each retry resumes where the last
-# stopped); a file Zoom no longer has is not.
+# Zoom hiccups and dropped connections are retried for about two hours (each retry resumes where
+# the last stopped); a file Zoom no longer has is not. The interval stays short so a booking's
+# files finish soon after Zoom recovers; a 429/5xx with Retry-After waits what the server asked
+# (activities/recording_download.py sets next_retry_delay).
 DOWNLOAD_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
     backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=10),
-    maximum_attempts=20,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=240,
     non_retryable_error_types=[FileFailure.GONE],
 )
 # The longest one attempt may take: a multi-GiB recording over a slow link. Heartbeats, not this,
@@ -109,6 +111,7 @@ class RecordingSteps:
             plan_recording,
             RecordingPlanInput(booking_id=self._booking_id),
             start_to_close_timeout=timedelta(minutes=1),
+            heartbeat_timeout=LIVENESS,
             retry_policy=DB_RETRY,
             summary="check the host can cloud-record",
         )
@@ -255,6 +258,7 @@ class RecordingSteps:
                 register_recording_files,
                 RegisterFilesInput(booking_id=self._booking_id, event_id=event.event_id),
                 start_to_close_timeout=timedelta(minutes=1),
+                heartbeat_timeout=LIVENESS,
                 retry_policy=DB_RETRY,
                 summary=f"note the files of {event.event_type}",
             )
@@ -269,6 +273,7 @@ class RecordingSteps:
                 poll_recording_files,
                 PollInput(booking_id=self._booking_id, zoom_meeting_uuid=self._uuid),
                 start_to_close_timeout=timedelta(minutes=1),
+                heartbeat_timeout=LIVENESS,
                 retry_policy=POLL_RETRY,
                 summary="ask Zoom for the recording files",
             )
@@ -318,6 +323,7 @@ class RecordingSteps:
             record_recording_file_failure,
             FileFailed(booking_id=self._booking_id, file_id=ref.id, reason=reason, message=message),
             start_to_close_timeout=timedelta(seconds=30),
+            heartbeat_timeout=LIVENESS,
             retry_policy=DB_RETRY,
             summary=f"{describe(ref)} not stored ({reason})",
         )

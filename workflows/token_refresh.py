@@ -18,6 +18,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from workflows.token_refresh_activities import refresh_due_connections, report_token_sweep
     from workflows.token_refresh_types import PAGE_SIZE, SweepPage, SweepReport
+    from workflows.retries import LIVENESS
 
 # About 6 history events per page: 50 pages keep a run near 300 events, far below the server's
 # continue-as-new suggestion, and still cover 10,000 due connections per run.
@@ -60,7 +61,7 @@ class TokenRefreshWorkflow:
                 # missing heartbeat, and the page is done again (what got refreshed is no longer
                 # due, or comes back `not_due`).
                 start_to_close_timeout=timedelta(minutes=30),
-                heartbeat_timeout=timedelta(minutes=2),
+                heartbeat_timeout=LIVENESS,
                 retry_policy=RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(minutes=1)),
             )
             outcomes.update(page.outcomes)
@@ -86,6 +87,7 @@ class TokenRefreshWorkflow:
             report_token_sweep,
             SweepReport(outcomes=dict(outcomes), seconds=seconds),
             start_to_close_timeout=timedelta(seconds=30),
+            heartbeat_timeout=LIVENESS,
             retry_policy=RetryPolicy(maximum_attempts=3),
         )
         return TokenSweepResult(

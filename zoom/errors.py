@@ -213,7 +213,9 @@ def _parse_http_date_or_seconds(value: str | None, now: datetime) -> datetime | 
     return parsed.astimezone(timezone.utc)
 
 
-def _retry_after_seconds(response: httpx.Response, now: datetime) -> float | None:
+def retry_after_seconds(response: httpx.Response, now: datetime | None = None) -> float | None:
+    """How long the server asked us to wait (`Retry-After`, else `X-RateLimit-Reset`), if it said."""
+    now = now or _utcnow()
     for header in ("retry-after", "x-ratelimit-reset"):
         at = _parse_http_date_or_seconds(response.headers.get(header), now)
         if at is not None:
@@ -246,7 +248,7 @@ def _rate_limited(
         message or "Zoom rate limit reached",
         status=status,
         code=code,
-        retry_after_seconds=_retry_after_seconds(response, now),
+        retry_after_seconds=retry_after_seconds(response, now),
     )
 
 
@@ -330,3 +332,16 @@ def classify_token_error(
         # A bare 401 from the token endpoint means Basic auth (our client credentials) failed.
         return ZoomClientAuthError(message, status=status, code=code)
     return ZoomBadRequest(message, status=status, code=code)
+
+
+# A server's own Retry-After is honoured up to this long: a per-second limit or a file server's
+# brief overload clears in seconds, and a longer wait is not worth trusting blindly.
+MAX_RETRY_AFTER = timedelta(seconds=60)
+
+
+def honoured_retry_after(seconds: float | None) -> timedelta | None:
+    """The delay before the next attempt when the server said how long to wait (for Temporal's
+    `next_retry_delay`); None leaves the retry policy's backoff in charge."""
+    if seconds is None:
+        return None
+    return min(timedelta(seconds=max(seconds, 1.0)), MAX_RETRY_AFTER)

@@ -13,6 +13,8 @@ after letting `skip` matching requests through. Actions:
 - commit_then_drop  do the work (meeting created, token rotated), then close the connection
                     without answering: the lost-response case no retry can repair
 - cut               for file downloads: close the connection after `after_bytes` body bytes
+- stall             for file downloads: after `after_bytes` body bytes, send nothing for
+                    `stall_ms`, then go on (a file server that hangs mid-body and recovers)
 
 Control routes (/_emulator) are never faulted. The random source is seeded, so a probability
 rule fails the same requests on every run.
@@ -30,7 +32,7 @@ from aiohttp import web
 
 from .httputil import emulator, json_response, notes, request_params
 
-ACTIONS = ("respond", "qps", "delay", "drop", "commit_then_drop", "cut")
+ACTIONS = ("respond", "qps", "delay", "drop", "commit_then_drop", "cut", "stall")
 
 
 @dataclass
@@ -47,6 +49,7 @@ class FaultRule:
     skip: int = 0
     match: dict = field(default_factory=dict)
     after_bytes: int = 0
+    stall_ms: int = 0
     id: int = 0
     seen: int = 0
     fired: int = 0
@@ -162,6 +165,9 @@ async def fault_middleware(request: web.Request, handler):
         notes(request)["committed_status"] = response.status
         _drop(request)
         return response
-    # cut: the streaming handler reads this and stops after so many bytes
-    notes(request)["cut_after"] = rule.after_bytes
+    # cut / stall: the streaming handler reads these and stops or pauses after so many bytes
+    if rule.action == "stall":
+        notes(request)["stall_after"] = (rule.after_bytes, rule.stall_ms / 1000)
+    else:
+        notes(request)["cut_after"] = rule.after_bytes
     return await handler(request)

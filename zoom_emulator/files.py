@@ -17,6 +17,7 @@ the two a file is follows from its size alone, so `file_bytes`/`expected_sha256`
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Iterator
@@ -297,9 +298,16 @@ async def serve_file(request: web.Request) -> web.StreamResponse:
     if request.method == "HEAD":
         return response
     cut_after = notes(request).get("cut_after")  # set by a "cut" fault rule
+    stall_after, stall_seconds = notes(request).get("stall_after", (None, 0.0))  # a "stall" rule
     sent = 0
     try:
         for piece in iter_content(key, f.size, start, stop):
+            if stall_after is not None and sent + len(piece) >= stall_after:
+                head, piece = piece[:stall_after - sent], piece[stall_after - sent:]
+                await response.write(head)
+                sent += len(head)
+                await asyncio.sleep(stall_seconds)  # the body hangs, then goes on
+                stall_after = None
             if cut_after is not None and sent + len(piece) >= cut_after:
                 await response.write(piece[:cut_after - sent])
                 # the connection dies mid-body, as downloads did at ~1.5 GB in the wild

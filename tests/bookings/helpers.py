@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import sys
 import uuid
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,6 +16,9 @@ from sqlmodel import select
 from models import Meeting, ZoomConnection
 from tests.helpers import finish_connect_as
 from models import HostReservation
+
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def services_with_hosts(services, hosts_raw: str):
     """The shared services with another ZOOM_SYSTEM_HOSTS (same database, Redis and clients)."""
@@ -189,9 +194,6 @@ async def until(check, *, timeout: float = 60, what: str = "condition"):
     return value
 
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
 def worker_env(services, system_host: str, temporal_address: str) -> dict:
     """The environment of a worker in its own process (booking_worker_process.py): the test
     stack's database, Redis, keys and Zoom, the Temporal server at `temporal_address`, and one
@@ -215,3 +217,20 @@ def worker_env(services, system_host: str, temporal_address: str) -> dict:
         "ZOOM_SYSTEM_HOSTS": f"{system_host}:1",
     })
     return env
+
+
+@asynccontextmanager
+async def worker_process(services, system_host: str, temporal_address: str, task_queue: str):
+    """The service's worker in its own OS process (booking_worker_process.py), polling once this
+    yields it, so a test can SIGKILL it mid-activity; killed at the end if still alive."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "tests" / "bookings" / "booking_worker_process.py"), task_queue,
+        env=worker_env(services, system_host, temporal_address), stdout=asyncio.subprocess.PIPE,
+        cwd=str(ROOT))
+    try:
+        assert (await asyncio.wait_for(proc.stdout.readline(), 60)).strip() == b"ready"
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
-from pathlib import Path
 
 from sqlmodel import select
 
@@ -26,10 +24,10 @@ from tests.bookings.helpers import (
     new_org_with_session,
     post_booking,
     settled,
+    worker_process,
     zoom_meetings_of,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 CREATE = "/v2/users/*/meetings"
 
 
@@ -97,12 +95,8 @@ async def test_a_worker_killed_between_create_and_save_leaves_one_meeting(api, e
     org_id, headers, session_id = await new_org_with_session(api)
     await emulator.control.add_fault(CREATE, method="POST", action="delay", latency_ms=1000, count=1)
     before = await emulator.control.stats()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "tests" / "bookings" / "booking_worker_process.py"), TASK_QUEUE,
-        env=worker_env(api.services, system_host, temporal_env.client.service_client.config.target_host),
-        stdout=asyncio.subprocess.PIPE, cwd=str(ROOT))
-    try:
-        assert (await asyncio.wait_for(proc.stdout.readline(), 60)).strip() == b"ready"
+    temporal_address = temporal_env.client.service_client.config.target_host
+    async with worker_process(api.services, system_host, temporal_address, TASK_QUEUE) as proc:
         posting = asyncio.create_task(post_booking(api, org_id, headers, session_id, booking_body(future(hours=33))))
         held = await _create_in_flight(api.services, org_id)
         async with api.services.db.session() as lock:
@@ -117,10 +111,6 @@ async def test_a_worker_killed_between_create_and_save_leaves_one_meeting(api, e
         booking_id = response.json()["id"]
         assert held.booking_id == booking_id
         assert await meeting_row(api.services, booking_id) is None  # the save died with the worker
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
     async with idi_worker(f"{system_host}:1"):  # a new worker takes over
         booking = await settled(api, org_id, headers, booking_id, timeout=90)

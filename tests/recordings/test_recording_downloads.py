@@ -6,6 +6,7 @@ mid-file, a file gone, and a size that does not add up."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import pytest
@@ -45,9 +46,10 @@ class Downloads:
                                                RegisterFilesInput(booking_id=rec.booking_id, event_id=rec.event_id))
         return {r.file_type: r for r in refs}
 
-    async def download(self, rec, ref):
+    async def download(self, rec, ref, lease_seconds: float = 10):
         return await self.env.run(self.downloads.download_recording_file,
-                                  DownloadFileInput(booking_id=rec.booking_id, file_id=ref.id, lease_seconds=10))
+                                  DownloadFileInput(booking_id=rec.booking_id, file_id=ref.id,
+                                                    lease_seconds=lease_seconds))
 
 
 async def emulator_log(emulator, key: str) -> list[tuple[str, int]]:
@@ -194,3 +196,57 @@ async def test_one_writer_per_file(api, emulator):
         await held.release()
     assert failed.value.type == "download_in_progress" and not failed.value.non_retryable
     assert (await run.download(rec, ref)).size_bytes == rec.files["CHAT"]["size"]
+
+
+async def test_a_stalled_attempt_never_writes_after_a_retry_took_over(api, emulator):
+    """Issue 16 item 4: the body hangs mid-file for twice the lease; a second attempt starts once
+    the first one's lease would have lapsed. Zoom gave no size for the file, so only the bytes
+    can tell: the stored file must be byte for byte the emulator's."""
+    lease, size = 4.0, 4 * MIB + 3
+    rec = await zoom_recording(api, emulator, [{"file_type": "MP4", "size": size}])
+    first, second = Downloads(api.services), Downloads(api.services)
+    ref = (await first.register(rec))["MP4"]
+    async with api.services.db.session() as s:
+        await s.exec(update(RecordingFile).where(RecordingFile.id == ref.id).values(expected_size=None))
+        await s.commit()
+    stall = await emulator.control.add_fault("/rec/files/*", action="stall", after_bytes=2 * MIB + 5,
+                                             stall_ms=int(2 * lease * 1000), count=1)
+    try:
+        stalled = asyncio.create_task(first.download(rec, ref, lease_seconds=lease))
+        while not any(r["id"] == stall["id"] and r["fired"] for r in await emulator.control.faults()):
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(lease + 0.5)  # the stalled attempt's lease would have lapsed by now
+        outcomes = await asyncio.gather(second.download(rec, ref, lease_seconds=lease), stalled,
+                                        return_exceptions=True)
+    finally:
+        await emulator.control.clear_faults()
+    for outcome in outcomes:
+        assert not isinstance(outcome, BaseException) or (
+            isinstance(outcome, ApplicationError) and outcome.type == "download_in_progress"), outcome
+    row = (await file_rows(api.services, rec.booking_id))["MP4"]
+    stored = RecordingStore.from_settings(api.services.settings).stored(row.storage_path)
+    assert row.status == "stored" and stored is not None
+    data = stored.read_bytes()
+    assert len(data) == size
+    assert hashlib.sha256(data).hexdigest() == expected_sha256(rec.files["MP4"]["file_key"], size) == row.sha256
+
+
+def test_answers_that_disagree_about_the_file_are_not_stitched_together(tmp_path):
+    """Without Zoom's file_size the server's own headers are checked: a 206 must start where asked,
+    its Content-Length must match its range, and its total must match what came before."""
+    from activities.recording_download import _Body
+
+    part = tmp_path / "f.mp4.part"
+    part.write_bytes(b"x" * 10)
+    body = _Body(())
+    assert body.check(200, 0, {"content-length": "100"}, part) == 100 and body.total == 100
+    assert body.check(206, 10, {"content-range": "bytes 10-99/100", "content-length": "90"}, part) == 90
+    for headers, offset in (({"content-range": "bytes 20-99/100"}, 10),
+                            ({"content-range": "bytes 10-99/100", "content-length": "80"}, 10)):
+        with pytest.raises(ApplicationError) as wrong:
+            body.check(206, offset, headers, part)
+        assert wrong.value.type == "download_failed" and part.exists()
+    with pytest.raises(ApplicationError) as changed:
+        body.check(206, 10, {"content-range": "bytes 10-119/120"}, part)
+    assert changed.value.type == "size_mismatch" and not part.exists()  # started over next time
+    assert _Body((10, 100)).total == 100  # carried to the next attempt in the heartbeat

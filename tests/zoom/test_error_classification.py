@@ -209,3 +209,14 @@ def test_token_xml_body_is_described_not_echoed() -> None:
     error = classify_token_error(response, now=NOW)
     assert isinstance(error, ZoomTransientError)
     assert "secret-ish" not in str(error) and "text/xml" in str(error)
+
+
+def test_a_servers_retry_after_is_honoured_within_bounds() -> None:
+    from datetime import timedelta
+
+    from zoom.errors import MAX_RETRY_AFTER, honoured_retry_after
+
+    assert honoured_retry_after(None) is None  # the retry policy's backoff decides
+    assert honoured_retry_after(2) == timedelta(seconds=2)
+    assert honoured_retry_after(0) == timedelta(seconds=1)
+    assert honoured_retry_after(86_400) == MAX_RETRY_AFTER
