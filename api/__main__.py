@@ -9,6 +9,7 @@ import sys
 from aiohttp import web
 
 from api.app import create_app
+from api.booking_reconciler import booking_reconciler
 from api.webhooks.intake import inbox_sweeper
 from services import Services
 from settings import ConfigError, load_settings
@@ -22,6 +23,8 @@ async def main() -> None:
     app = create_app(services)
     # Webhook events Temporal could not take when they came are delivered from here.
     app.cleanup_ctx.append(inbox_sweeper)
+    # Bookings a dying API process stored but never started get their workflow from here.
+    app.cleanup_ctx.append(booking_reconciler)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.api_host, settings.port)

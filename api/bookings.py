@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import os
 from datetime import datetime, timedelta, timezone
 
 from aiohttp import web
@@ -56,6 +57,14 @@ _TOOK_PLACE = {BookingStatus.IN_PROGRESS, BookingStatus.ENDED, BookingStatus.PRO
 
 def _json(view: BookingOut, status: int = 200) -> web.Response:
     return web.json_response(view.model_dump(mode="json"), status=status)
+
+
+def _fault_hook(point: str) -> None:
+    """Crash tests only: CONVERGE_FAULT_EXIT=<point> ends the process here, as a kill would
+    (tests/bookings/test_booking_reconciler.py kills the API between storing and starting)."""
+    if os.environ.get("CONVERGE_FAULT_EXIT") == point:
+        log.warning("CONVERGE_FAULT_EXIT=%s: exiting now", point)
+        os._exit(70)
 
 
 def _now() -> datetime:
@@ -135,12 +144,16 @@ async def post_booking(request: web.Request) -> web.Response:
         if replay is None:
             raise
         return replay
+    _fault_hook("after_booking_stored")
     try:
         await start_booking(services, booking, org.name)
     except Exception as exc:
-        # Nothing may stay behind for a booking that never started: the client can retry.
+        # Nothing may stay behind for a booking that never started: the client can retry. Unless
+        # the reconciler started it meanwhile (api/booking_reconciler.py; it holds the row while
+        # it starts, so this waits for it and then leaves the row).
         async with services.db.session() as s:
-            await s.exec(delete(Booking).where(Booking.id == booking.id))
+            await s.exec(delete(Booking).where(Booking.id == booking.id,
+                                               col(Booking.workflow_started_at).is_(None)))
             await s.commit()
         raise temporal_down(exc) from None
     return _json(await load_booking(services, await _reload(services, booking.id)), 202)
