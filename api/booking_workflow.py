@@ -16,6 +16,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -168,15 +169,55 @@ async def call_update(services: Services, booking: Booking, update, *args) -> bo
     except (TimeoutError, asyncio.TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         return False
     except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type:
-            raise ApiError(_UPDATE_STATUS.get(cause.type, 502), cause.type, cause.message) from None
-        raise ApiError(502, "booking_update_failed",
-                       f"The booking could not be changed ({cause or exc}); try again.") from None
+        raise _refusal(exc) from None
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise WorkflowGone() from None
         raise
+
+
+async def cancel_booking_workflow(services: Services, booking: Booking) -> bool:
+    """The workflow's `cancel` update, with a definite answer: True once cancelled; False when the
+    workflow took the cancel and is still deleting the meeting at Zoom (it will end cancelled);
+    an ApiError 409 with the workflow's reason when refused (the interview started or ended
+    first); 503 `booking_busy` when the workflow neither took nor refused it in time."""
+    client = await services.temporal()
+    handle: WorkflowHandle = client.get_workflow_handle(booking.workflow_id)
+    accepted = None
+    try:
+        async with asyncio.timeout(UPDATE_WAIT_SECONDS):
+            accepted = await handle.start_update(IdiBookingWorkflow.cancel,
+                                                 wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+            await accepted.result()
+        return True
+    except (TimeoutError, asyncio.TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        pass
+    except WorkflowUpdateFailedError as exc:
+        raise _refusal(exc) from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise WorkflowGone() from None
+        raise
+    if accepted is not None:
+        try:
+            state = await handle.query(IdiBookingWorkflow.state, rpc_timeout=timedelta(seconds=5))
+            if state.cancel == "cancelling":
+                return False
+        except Exception as exc:  # no worker to answer: as undecided as the update
+            log.info("booking %s: no answer to the state query after a cancel (%s)", booking.id, exc)
+    raise ApiError(503, "booking_busy",
+                   "The booking did not take the cancel in time (its worker may be down), so it is "
+                   "not cancelled yet; it may still be applied once the worker is back. Read the "
+                   "booking, and send the cancel again if it is not cancelled (a repeat is harmless).")
+
+
+def _refusal(exc: WorkflowUpdateFailedError) -> ApiError:
+    """A refusal from the workflow, carrying its reason and message."""
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.type:
+        return ApiError(_UPDATE_STATUS.get(cause.type, 502), cause.type, cause.message)
+    return ApiError(502, "booking_update_failed",
+                    f"The booking could not be changed ({cause or exc}); try again.")
 
 
 class WorkflowGone(Exception):

@@ -29,7 +29,14 @@ from api.booking_input import (
 )
 from api.booking_export import to_csv
 from api.booking_views import BookingList, BookingOut, StartUrlOut, load_booking, load_bookings
-from api.booking_workflow import WorkflowGone, call_update, ensure_started, start_booking, temporal_down
+from api.booking_workflow import (
+    WorkflowGone,
+    call_update,
+    cancel_booking_workflow,
+    ensure_started,
+    start_booking,
+    temporal_down,
+)
 from api.errors import ApiError, parse_body
 from api.openapi import documented
 from api.sessions import org_session
@@ -376,11 +383,12 @@ async def cancel_booking(request: web.Request) -> web.Response:
         raise ApiError(409, "booking_not_cancellable",
                        "The booking failed, so no meeting exists; there is nothing to cancel.")
     try:
-        done = await call_update(services, booking, IdiBookingWorkflow.cancel)
+        done = await cancel_booking_workflow(services, booking)
     except WorkflowGone:
         done = True  # finished meanwhile: report what it ended as
     view = await load_booking(services, await _reload(services, booking.id))
     if done and view.status != BookingStatus.CANCELLED:
         raise ApiError(409, "booking_not_cancellable", f"The booking is {view.status}; it can no longer be cancelled.")
-    # 202: the cancel is under way (Zoom is slow); the booking will read `cancelled`.
+    # 202: the workflow took the cancel and is still deleting the meeting (Zoom is slow); the
+    # booking will read `cancelled`. A refusal was a 409 above, with its reason.
     return _json(view, 200 if done else 202)
