@@ -23,6 +23,7 @@ from sqlmodel import col, select
 
 from api.booking_workflow import start_workflow_once
 from api.context import SERVICES
+from connections.orphaned_meetings import OrphanSweeper
 from models import Booking, Organization, utcnow
 from workflows.booking_types import BookingStatus
 
@@ -79,9 +80,18 @@ class BookingReconciler:
         return started
 
 
-async def booking_reconciler(app: web.Application):
+def booking_reconciler(app: web.Application):
     """aiohttp cleanup context: the reconciler runs beside the API for the app's lifetime."""
-    task = asyncio.create_task(BookingReconciler(app[SERVICES]).run(), name="booking-reconciler")
+    return background(BookingReconciler(app[SERVICES]).run(), "booking-reconciler")
+
+
+def orphan_sweeper(app: web.Application):
+    """aiohttp cleanup context: orphaned Zoom meetings are deleted from the API process too."""
+    return background(OrphanSweeper(app[SERVICES]).run(), "orphaned-meeting-sweeper")
+
+
+async def background(job, name: str):
+    task = asyncio.create_task(job, name=name)
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
