@@ -64,6 +64,7 @@ class BookingReconciler:
                 .join(Organization, Organization.id == Booking.org_id)
                 .where(col(Booking.workflow_started_at).is_(None),
                        Booking.status == BookingStatus.SCHEDULING,
+                       col(Booking.workflow_id).is_not(None),  # every row the route stores has one
                        Booking.created_at < utcnow() - self.lease)
                 .order_by(Booking.created_at).limit(self.batch)
                 .with_for_update(of=Booking, skip_locked=True)
