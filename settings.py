@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     # per org (API key) and per client IP.
     # Closed and ignored webhook inbox rows are deleted once this old (activities/inbox_retention.py).
     inbox_retention_days: int = Field(30, alias="INBOX_RETENTION_DAYS")
+    # A booking stored this long ago whose workflow was never started (the API died in between)
+    # is started by api/booking_reconciler.py.
+    booking_start_lease_seconds: float = Field(30.0, gt=0, alias="BOOKING_START_LEASE_SECONDS")
     rate_limit_signin_per_ip: int = Field(10, alias="RATE_LIMIT_SIGNIN_PER_IP")
     rate_limit_org_per_minute: int = Field(300, alias="RATE_LIMIT_ORG_PER_MINUTE")
     rate_limit_ip_per_minute: int = Field(600, alias="RATE_LIMIT_IP_PER_MINUTE")

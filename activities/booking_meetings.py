@@ -26,6 +26,7 @@ from activities.booking_hosts import fallback_reason
 from activities.host_pool import Slot, capacity_of, has_room
 from activities.liveness import heartbeating
 from connections.meeting_host import MeetingHostChanged, check_meeting_host, meeting_api
+from connections.orphaned_meetings import delete_orphan, record_orphan
 from models import Booking, IdiSession, Meeting, ZoomConnection, utcnow
 from metrics import MEETING_CREATES
 from models import HostReservation
@@ -236,7 +237,13 @@ class BookingMeetingActivities:
             if saved.zoom_meeting_id != row.zoom_meeting_id:
                 log.warning("booking %s: deleting duplicate Zoom meeting %s (kept %s)",
                             booking.id, row.zoom_meeting_id, saved.zoom_meeting_id)
-                await api.delete_meeting(row.zoom_meeting_id)
+                # Noted first: if the delete fails (or this worker dies), the sweep deletes it.
+                await record_orphan(self._services, row)
+                try:
+                    await delete_orphan(self._services, row)
+                except (ZoomError, ConnectionUnavailable, MeetingHostChanged) as exc:
+                    log.warning("booking %s: duplicate Zoom meeting %s left for the orphan sweep (%s)",
+                                booking.id, row.zoom_meeting_id, exc)
             return _ref(saved)
         log.info("booking %s: meeting %s saved (%s host)", booking.id, row.zoom_meeting_id, host.kind)
         return _ref(row)

@@ -9,6 +9,7 @@ import sys
 from aiohttp import web
 
 from api.app import create_app
+from api.booking_reconciler import booking_reconciler, orphan_sweeper
 from api.webhooks.intake import inbox_sweeper
 from services import Services
 from settings import ConfigError, load_settings
@@ -22,6 +23,10 @@ async def main() -> None:
     app = create_app(services)
     # Webhook events Temporal could not take when they came are delivered from here.
     app.cleanup_ctx.append(inbox_sweeper)
+    # Bookings a dying API process stored but never started get their workflow from here.
+    app.cleanup_ctx.append(booking_reconciler)
+    # A second Zoom meeting a losing create could not delete is deleted from here.
+    app.cleanup_ctx.append(orphan_sweeper)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     # API_REUSE_PORT: several API processes listen on one port and the kernel spreads the

@@ -16,6 +16,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -25,10 +26,12 @@ from temporalio.common import (
 )
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from sqlalchemy import update
+from sqlmodel import col
 
 from api.access_log import current_request_id
 from api.errors import ApiError
-from models import Booking
+from models import Booking, utcnow
 from workflows.booking import IdiBookingWorkflow
 from workflows.contract import BOOKING_ID, BOOKING_STATUS, ORG_ID, TASK_QUEUE, booking_workflow_id
 from workflows.booking_types import BookingInput, BookingStatus, Failure, ZoomEventSignal
@@ -90,17 +93,43 @@ async def start_booking(services: Services, booking: Booking, org_name: str, *, 
         async with asyncio.timeout(quick_wait):
             await client.execute_update_with_start_workflow(
                 IdiBookingWorkflow.wait_scheduled, start_workflow_operation=op)
+        await mark_started(services, booking.id)
         return
     except (TimeoutError, asyncio.TimeoutError, RPCError, WorkflowUpdateFailedError,
             WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
         log.info("booking %s: no quick answer from its workflow (%s)", booking.id, type(exc).__name__)
     if not await _started(op):
-        try:
-            await client.start_workflow(IdiBookingWorkflow.run, inp, **options)
-        except WorkflowAlreadyStartedError:
-            # The cut-off call did start it, and it has finished already (a booking that failed
-            # at once, say): it ran, which is all this function promises.
-            log.info("booking %s: its workflow already ran", booking.id)
+        await start_workflow_once(services, booking, org_name)
+    await mark_started(services, booking.id)
+
+
+async def start_workflow_once(services: Services, booking: Booking, org_name: str) -> None:
+    """Start the booking's workflow unless it runs or ran: USE_EXISTING joins a running one, and
+    ALLOW_DUPLICATE_FAILED_ONLY refuses a completed one, so a start that did happen is never
+    repeated (the reconciler relies on that)."""
+    client = await services.temporal()
+    inp, options = _start_options(booking, org_name)
+    try:
+        await client.start_workflow(IdiBookingWorkflow.run, inp, **options)
+    except WorkflowAlreadyStartedError:
+        # It was started, and it has finished already (a booking that failed at once, say): it
+        # ran, which is all a start promises.
+        log.info("booking %s: its workflow already ran", booking.id)
+
+
+async def mark_started(services: Services, booking_id: str) -> None:
+    """Temporal has the workflow: the reconciler (api/booking_reconciler.py) leaves the row alone.
+    Best effort: if this write fails, the reconciler's start joins the running workflow and
+    writes it then."""
+    try:
+        async with services.db.session() as s:
+            await s.exec(update(Booking)
+                         .where(Booking.id == booking_id, col(Booking.workflow_started_at).is_(None))
+                         .values(workflow_started_at=utcnow()))
+            await s.commit()
+    except Exception as exc:
+        log.warning("booking %s: its workflow started, but noting that failed (%s); the "
+                    "reconciler will note it", booking_id, exc)
 
 
 async def _started(op: WithStartWorkflowOperation) -> bool:
@@ -120,12 +149,11 @@ async def ensure_started(services: Services, booking: Booking, org_name: str) ->
     client = await services.temporal()
     try:
         await client.get_workflow_handle(booking.workflow_id).describe()
-        return
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
-    inp, options = _start_options(booking, org_name)
-    await client.start_workflow(IdiBookingWorkflow.run, inp, **options)
+        await start_workflow_once(services, booking, org_name)
+    await mark_started(services, booking.id)
 
 
 async def call_update(services: Services, booking: Booking, update, *args) -> bool:
@@ -141,15 +169,55 @@ async def call_update(services: Services, booking: Booking, update, *args) -> bo
     except (TimeoutError, asyncio.TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         return False
     except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type:
-            raise ApiError(_UPDATE_STATUS.get(cause.type, 502), cause.type, cause.message) from None
-        raise ApiError(502, "booking_update_failed",
-                       f"The booking could not be changed ({cause or exc}); try again.") from None
+        raise _refusal(exc) from None
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise WorkflowGone() from None
         raise
+
+
+async def cancel_booking_workflow(services: Services, booking: Booking) -> bool:
+    """The workflow's `cancel` update, with a definite answer: True once cancelled; False when the
+    workflow took the cancel and is still deleting the meeting at Zoom (it will end cancelled);
+    an ApiError 409 with the workflow's reason when refused (the interview started or ended
+    first); 503 `booking_busy` when the workflow neither took nor refused it in time."""
+    client = await services.temporal()
+    handle: WorkflowHandle = client.get_workflow_handle(booking.workflow_id)
+    accepted = None
+    try:
+        async with asyncio.timeout(UPDATE_WAIT_SECONDS):
+            accepted = await handle.start_update(IdiBookingWorkflow.cancel,
+                                                 wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+            await accepted.result()
+        return True
+    except (TimeoutError, asyncio.TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        pass
+    except WorkflowUpdateFailedError as exc:
+        raise _refusal(exc) from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise WorkflowGone() from None
+        raise
+    if accepted is not None:
+        try:
+            state = await handle.query(IdiBookingWorkflow.state, rpc_timeout=timedelta(seconds=5))
+            if state.cancel == "cancelling":
+                return False
+        except Exception as exc:  # no worker to answer: as undecided as the update
+            log.info("booking %s: no answer to the state query after a cancel (%s)", booking.id, exc)
+    raise ApiError(503, "booking_busy",
+                   "The booking did not take the cancel in time (its worker may be down), so it is "
+                   "not cancelled yet; it may still be applied once the worker is back. Read the "
+                   "booking, and send the cancel again if it is not cancelled (a repeat is harmless).")
+
+
+def _refusal(exc: WorkflowUpdateFailedError) -> ApiError:
+    """A refusal from the workflow, carrying its reason and message."""
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.type:
+        return ApiError(_UPDATE_STATUS.get(cause.type, 502), cause.type, cause.message)
+    return ApiError(502, "booking_update_failed",
+                    f"The booking could not be changed ({cause or exc}); try again.")
 
 
 class WorkflowGone(Exception):
@@ -212,11 +280,14 @@ async def redrive_booking(services: Services, booking_id: str) -> Booking:
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
         booking.status, booking.status_reason, booking.status_message = BookingStatus.SCHEDULING, None, None
+        # Should this process die before the start below, the reconciler starts it instead.
+        booking.workflow_started_at = None
         s.add(booking)
         await s.commit()
         await s.refresh(booking)
     inp, options = _start_options(booking, org.name)
     options["id_reuse_policy"] = WorkflowIDReusePolicy.ALLOW_DUPLICATE
     await client.start_workflow(IdiBookingWorkflow.run, inp, **options)
+    await mark_started(services, booking.id)
     log.info("booking %s: re-driven", booking.id)
     return booking

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import os
 from datetime import datetime, timedelta, timezone
 
 from aiohttp import web
@@ -28,7 +29,14 @@ from api.booking_input import (
 )
 from api.booking_export import to_csv
 from api.booking_views import BookingList, BookingOut, StartUrlOut, load_booking, load_bookings
-from api.booking_workflow import WorkflowGone, call_update, ensure_started, start_booking, temporal_down
+from api.booking_workflow import (
+    WorkflowGone,
+    call_update,
+    cancel_booking_workflow,
+    ensure_started,
+    start_booking,
+    temporal_down,
+)
 from api.errors import ApiError, parse_body
 from api.openapi import documented
 from api.sessions import org_session
@@ -56,6 +64,14 @@ _TOOK_PLACE = {BookingStatus.IN_PROGRESS, BookingStatus.ENDED, BookingStatus.PRO
 
 def _json(view: BookingOut, status: int = 200) -> web.Response:
     return web.json_response(view.model_dump(mode="json"), status=status)
+
+
+def _fault_hook(point: str) -> None:
+    """Crash tests only: CONVERGE_FAULT_EXIT=<point> ends the process here, as a kill would
+    (tests/bookings/test_booking_reconciler.py kills the API between storing and starting)."""
+    if os.environ.get("CONVERGE_FAULT_EXIT") == point:
+        log.warning("CONVERGE_FAULT_EXIT=%s: exiting now", point)
+        os._exit(70)
 
 
 def _now() -> datetime:
@@ -135,12 +151,16 @@ async def post_booking(request: web.Request) -> web.Response:
         if replay is None:
             raise
         return replay
+    _fault_hook("after_booking_stored")
     try:
         await start_booking(services, booking, org.name)
     except Exception as exc:
-        # Nothing may stay behind for a booking that never started: the client can retry.
+        # Nothing may stay behind for a booking that never started: the client can retry. Unless
+        # the reconciler started it meanwhile (api/booking_reconciler.py; it holds the row while
+        # it starts, so this waits for it and then leaves the row).
         async with services.db.session() as s:
-            await s.exec(delete(Booking).where(Booking.id == booking.id))
+            await s.exec(delete(Booking).where(Booking.id == booking.id,
+                                               col(Booking.workflow_started_at).is_(None)))
             await s.commit()
         raise temporal_down(exc) from None
     return _json(await load_booking(services, await _reload(services, booking.id)), 202)
@@ -363,11 +383,12 @@ async def cancel_booking(request: web.Request) -> web.Response:
         raise ApiError(409, "booking_not_cancellable",
                        "The booking failed, so no meeting exists; there is nothing to cancel.")
     try:
-        done = await call_update(services, booking, IdiBookingWorkflow.cancel)
+        done = await cancel_booking_workflow(services, booking)
     except WorkflowGone:
         done = True  # finished meanwhile: report what it ended as
     view = await load_booking(services, await _reload(services, booking.id))
     if done and view.status != BookingStatus.CANCELLED:
         raise ApiError(409, "booking_not_cancellable", f"The booking is {view.status}; it can no longer be cancelled.")
-    # 202: the cancel is under way (Zoom is slow); the booking will read `cancelled`.
+    # 202: the workflow took the cancel and is still deleting the meeting (Zoom is slow); the
+    # booking will read `cancelled`. A refusal was a 409 above, with its reason.
     return _json(view, 200 if done else 202)

@@ -104,6 +104,9 @@ class Booking(SQLModel, table=True):
     attendance_source: str | None = None  # webhooks, zoom_participants_list, both
     host_joined_at: datetime | None = _ts()
     interviewee_minutes: int | None = None
+    # Set once Temporal has the booking's workflow; a row left without it after a short lease is
+    # started by api/booking_reconciler.py (the API died in between). Migration 0013.
+    workflow_started_at: datetime | None = _ts()
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
@@ -152,6 +155,28 @@ class Meeting(SQLModel, table=True):
     start_time: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     duration_minutes: int
     status: str = "scheduled"  # scheduled, deleted
+    created_at: datetime = _created()
+
+
+class OrphanedMeeting(SQLModel, table=True):
+    """A second Zoom meeting a losing create attempt made for a booking that already has one,
+    whose clean-up delete failed: connections/orphaned_meetings.py deletes it later, retrying until
+    Zoom says deleted or gone. Migration 0013."""
+
+    __tablename__ = "orphaned_meetings"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    booking_id: str = Field(foreign_key="bookings.id", index=True)
+    zoom_meeting_id: str = Field(unique=True)
+    host_kind: str  # "org" or "system"
+    connection_id: str | None = Field(default=None, foreign_key="zoom_connections.id")
+    # The system host's email, or the org's Zoom user id when the create's answer named it.
+    host_user_id: str | None = None
+    status: str = "pending"  # pending, deleted
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    next_attempt_at: datetime | None = _ts()
+    deleted_at: datetime | None = _ts()
     created_at: datetime = _created()
 
 

@@ -110,6 +110,9 @@ class IdiBookingWorkflow:
         self._attendance: AttendanceSummary | None = None
         self._finishing = False
         self._cancel_requested = False
+        # What became of an accepted cancel (BookingState.cancel), and why it was refused.
+        self._cancel_decision: str | None = None
+        self._cancel_refusal: str | None = None
         self._create_stopped = False  # a create was stopped by a cancel: it may have made a meeting
         self._schedule_version = 0
         # Reschedule and cancel both touch the Zoom meeting; one at a time.
@@ -276,6 +279,10 @@ class IdiBookingWorkflow:
                     )
                 except asyncio.TimeoutError:
                     timed_out = True
+            if self._cancel_requested and self._meeting_took_place():
+                # A cancel accepted in the same workflow task as Zoom's meeting.started or
+                # meeting.ended: the interview happened, so it wins and the cancel hears why.
+                self._refuse_cancel()
             if self._ended or self._recordings.has_recording():
                 await self._after_meeting()
                 return
@@ -368,7 +375,20 @@ class IdiBookingWorkflow:
                 return e.zoom_meeting_uuid
         return None
 
+    def _meeting_took_place(self) -> bool:
+        return self._started or self._ended or self._recordings.has_recording()
+
+    def _took_place_message(self) -> str:
+        if self._ended or self._recordings.has_recording():
+            return "The interview already ended (Zoom reported the meeting ended); there is nothing to cancel."
+        return "The interview is live (Zoom reported the meeting started); it can no longer be cancelled."
+
+    def _refuse_cancel(self) -> None:
+        self._cancel_requested = False
+        self._cancel_decision, self._cancel_refusal = "refused", self._took_place_message()
+
     async def _cancel(self) -> None:
+        self._cancel_decision = "cancelling"
         async with self._meeting_lock:
             reason, message = "cancelled_by_request", "Cancelled on request."
             if self._meeting is not None or self._create_stopped:
@@ -492,19 +512,30 @@ class IdiBookingWorkflow:
 
     @workflow.update
     async def cancel(self) -> BookingState:
-        """Cancel the booking: the Zoom meeting is deleted, the booking kept as cancelled."""
+        """Cancel the booking: the Zoom meeting is deleted, the booking kept as cancelled.
+
+        Always a definite answer: the cancelled state, or a refusal with its reason. A cancel
+        that arrives with meeting.started or meeting.ended in one workflow task is refused by
+        the run (`_after_scheduled`): the interview took place."""
         self._cancel_requested = True
-        await workflow.wait_condition(lambda: self._recorded[0] in BookingStatus.FINAL)
+        await workflow.wait_condition(
+            lambda: self._cancel_decision == "refused" or self._recorded[0] in BookingStatus.FINAL)
+        if self._cancel_decision == "refused" and self._recorded[0] != BookingStatus.CANCELLED:
+            raise self._not_cancellable(self._cancel_refusal)
         return self._state()
 
     @cancel.validator
     def _validate_cancel(self) -> None:
         if self._status not in (BookingStatus.SCHEDULING, BookingStatus.SCHEDULED, BookingStatus.CANCELLED):
-            raise ApplicationError(
-                f"The booking is {self._status}; only a booking that has not taken place can be cancelled.",
-                type=Failure.NOT_CANCELLABLE,
-                non_retryable=True,
-            )
+            raise self._not_cancellable(
+                f"The booking is {self._status}; only a booking that has not taken place can be cancelled.")
+        if self._status != BookingStatus.CANCELLED and self._meeting_took_place():
+            # Zoom's event is here but the run has not moved the status yet.
+            raise self._not_cancellable(self._took_place_message())
+
+    @staticmethod
+    def _not_cancellable(message: str) -> ApplicationError:
+        return ApplicationError(message, type=Failure.NOT_CANCELLABLE, non_retryable=True)
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -556,6 +587,7 @@ class IdiBookingWorkflow:
             start_time=self._start,
             duration_minutes=self._duration,
             events=list(self._events.values()),
+            cancel=self._cancel_decision,
         )
 
 

@@ -192,3 +192,6 @@ class BookingState(BaseModel):
     start_time: datetime
     duration_minutes: int
     events: list[ZoomEventSignal] = []
+    # A cancel's fate once the workflow has decided it: "cancelling" (the meeting is being
+    # deleted; the booking ends cancelled) or "refused" (the meeting started or ended first).
+    cancel: str | None = None

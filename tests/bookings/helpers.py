@@ -163,11 +163,13 @@ async def history_text(handle) -> str:
 
 async def stored_booking(services, org_id: str, session_id: str, start: datetime,
                          duration: int = 60):
-    """A booking row as the API stores it, with no workflow: for calling activities directly."""
-    from models import Booking
+    """A booking row as the API stores it, with no workflow: for calling activities directly.
+    Marked as started, so that no booking reconciler (api/booking_reconciler.py) starts one."""
+    from models import Booking, utcnow
 
     booking = Booking(org_id=org_id, session_id=session_id, participant_name="Pat Participant",
-                      participant_email="pat@example.com", start_time=start, duration_minutes=duration)
+                      participant_email="pat@example.com", start_time=start, duration_minutes=duration,
+                      workflow_started_at=utcnow())
     async with services.db.session() as s:
         s.add(booking)
         await s.commit()
