@@ -5,7 +5,10 @@ fallback_reason org_host_busy, counted under the org host's lock like the system
 from __future__ import annotations
 
 import asyncio
+import html
 from datetime import timedelta
+
+import httpx
 
 from tests.bookings.helpers import (
     book,
@@ -21,6 +24,8 @@ from tests.bookings.helpers import (
     settled,
     zoom_meetings_of,
 )
+from tests.helpers import key_of
+from tests.pages.helpers import http_sign_in
 
 
 async def _connected(api, emulator, name: str = "Acme Research"):
@@ -54,6 +59,12 @@ async def test_an_overlap_past_the_org_users_capacity_runs_on_the_system_account
     assert (await reservation_row(api.services, second["id"])).fallback_reason == "org_host_busy"
     # [start, end) windows: back to back is no overlap, so the org's user hosts it.
     assert after["meeting"]["host_kind"] == "org"
+    # The booking card says it in plain words.
+    async with httpx.AsyncClient(base_url=api.url, timeout=30) as browser:
+        await http_sign_in(browser, key_of(headers))
+        card = " ".join(html.unescape((await browser.get(f"/bookings/{second['id']}/card")).text).split())
+    assert "Converge's Zoom account, because your organization's Zoom user is already hosting" in card
+    assert "The interview still runs as planned" in card
 
 
 async def test_capacity_two_lets_the_org_user_host_two_at_once(api, emulator, idi_worker, system_host):
