@@ -44,7 +44,7 @@ class ZoomStatusOut(BaseModel):
                     "on Business, Education, Enterprise); bookings past it run on Converge's "
                     "system account with fallback_reason org_host_busy. Added field.")
     concurrent_meetings_source: str | None = Field(
-        default=None, description="zoom_user_type (the default set at connect) or org (set by the org)")
+        default=None, description="default (set at connect) or org (set by the org)")
 
 
 class CapacityIn(BaseModel):

@@ -4,7 +4,7 @@ Zoom allows Basic users and licensed users on Pro accounts 1 meeting at a time, 
 Business, Education and Enterprise accounts 2. Past that nothing fails at the API: the second
 start ends the first meeting (and its recording). The account's plan is not readable with the
 user-level scopes a user-managed app gets (GET /users/me names the user type, not the plan), so
-the default goes by user type and assumes the smaller plan: 1. An org on Business or above sets 2
+the default assumes the smaller plan for every user type: 1. An org on Business or above sets 2
 under Integrations; bookings past the capacity run on Converge's system account instead
 (fallback_reason org_host_busy).
 """
@@ -23,23 +23,22 @@ if TYPE_CHECKING:
 
 # Zoom's most for one host is 2 (Business and up); more would only let bookings collide.
 MAX_CONCURRENT_MEETINGS = 2
-SOURCE_ZOOM = "zoom_user_type"
+SOURCE_DEFAULT = "default"
 SOURCE_ORG = "org"
 
 
-def capacity_for_user_type(user_type: int) -> int:
-    """The default at connect: 1 for every type. A licensed user (2) may be on a Business plan
-    with room for 2, but the plan cannot be read, and guessing high would end running interviews;
-    guessing low only sends the overlap to the system account."""
-    return 1
+# The default at connect, for every user type: a licensed user (type 2) may be on a Business plan
+# with room for 2, but the plan cannot be read, and guessing high would end running interviews;
+# guessing low only sends the overlap to the system account. Basic (1) and Pro users have 1.
+DEFAULT_CONCURRENT_MEETINGS = 1
 
 
-def capacity_on_reconnect(row: ZoomConnection, user_id: str, user_type: int) -> tuple[int, str]:
+def capacity_on_reconnect(row: ZoomConnection, user_id: str) -> tuple[int, str]:
     """What a (re)connect stores: the org's own setting survives a reconnect of the same Zoom
-    user; another user starts again from its user type."""
+    user; another user starts again from the default."""
     if row.concurrent_meetings_source == SOURCE_ORG and row.zoom_user_id == user_id:
         return row.concurrent_meetings, SOURCE_ORG
-    return capacity_for_user_type(user_type), SOURCE_ZOOM
+    return DEFAULT_CONCURRENT_MEETINGS, SOURCE_DEFAULT
 
 
 class NoConnection(Exception):

@@ -347,8 +347,7 @@ async def _store_once(services: Services, org_id: str, me: dict, user_id: str, a
         warnings = connect_warnings(int(me.get("type") or 0), tokens.scope)
         if others:
             warnings.append(took_over_warning())
-        row.concurrent_meetings, row.concurrent_meetings_source = capacity_on_reconnect(
-            row, user_id, int(me.get("type") or 0))
+        row.concurrent_meetings, row.concurrent_meetings_source = capacity_on_reconnect(row, user_id)
         row.zoom_user_id, row.zoom_account_id = user_id, account_id
         row.zoom_user_name = _display_name(me)
         row.zoom_email = str(me.get("email") or "")

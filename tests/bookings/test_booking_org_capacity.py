@@ -42,7 +42,7 @@ async def _set_capacity(api, org_id: str, headers: dict, body) -> object:
 async def test_an_overlap_past_the_org_users_capacity_runs_on_the_system_account(api, emulator, idi_worker, system_host):
     org_id, headers, session_id, email = await _connected(api, emulator)
     status = (await api.http.get(f"/v1/orgs/{org_id}/integrations/zoom", headers=headers)).json()
-    assert (status["concurrent_meetings"], status["concurrent_meetings_source"]) == (1, "zoom_user_type")
+    assert (status["concurrent_meetings"], status["concurrent_meetings_source"]) == (1, "default")
     start = future(hours=30)
     async with idi_worker(f"{system_host}:2"):
         first = await settled(api, org_id, headers, (await book(api, org_id, headers, session_id, start, 60))["id"])
@@ -83,6 +83,9 @@ async def test_capacity_two_lets_the_org_user_host_two_at_once(api, emulator, id
 
 
 async def test_bad_capacity_input_is_refused_and_changes_nothing(api, emulator):
+    spec = (await api.http.get("/openapi.json")).json()
+    patch = spec["paths"]["/v1/orgs/{org}/integrations/zoom"]["patch"]
+    assert "requestBody" in patch and "addition" in patch["summary"]
     org_id, headers, _, email = await _connected(api, emulator)
     for body in ({"concurrent_meetings": 0}, {"concurrent_meetings": 3}, {"concurrent_meetings": "2"},
                  {"concurrent_meetings": True}, {"concurrent_meetings": 1.5}, {},
@@ -95,7 +98,7 @@ async def test_bad_capacity_input_is_refused_and_changes_nothing(api, emulator):
     r = await api.http.patch(f"/v1/orgs/{org_id}/integrations/zoom", headers=headers, content=b"concurrent_meetings=2")
     assert r.status_code == 415
     status = (await api.http.get(f"/v1/orgs/{org_id}/integrations/zoom", headers=headers)).json()
-    assert (status["concurrent_meetings"], status["concurrent_meetings_source"]) == (1, "zoom_user_type")
+    assert (status["concurrent_meetings"], status["concurrent_meetings_source"]) == (1, "default")
 
     # An org without a connection has no user to set it on.
     other_id, other_headers, _ = await new_org_with_session(api, "Initech")
@@ -110,7 +113,7 @@ async def test_bad_capacity_input_is_refused_and_changes_nothing(api, emulator):
     # Another Zoom user starts again from its default.
     await connect_org(api, emulator, org_id, headers, await fresh_zoom_user(emulator))
     status = (await api.http.get(f"/v1/orgs/{org_id}/integrations/zoom", headers=headers)).json()
-    assert (status["concurrent_meetings"], status["concurrent_meetings_source"]) == (1, "zoom_user_type")
+    assert (status["concurrent_meetings"], status["concurrent_meetings_source"]) == (1, "default")
 
 
 async def test_a_reschedule_into_a_busy_time_is_refused_and_keeps_the_old_time(api, emulator, idi_worker, system_host):

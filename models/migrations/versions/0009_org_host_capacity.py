@@ -18,9 +18,9 @@ def upgrade() -> None:
     # (docs/zoom.md#concurrency); the org can raise it.
     op.add_column('zoom_connections', sa.Column('concurrent_meetings', sa.Integer(), nullable=False,
                                                 server_default='1'))
-    # zoom_user_type (derived at connect) or org (set with PATCH …/integrations/zoom).
+    # default (set at connect) or org (set with PATCH …/integrations/zoom).
     op.add_column('zoom_connections', sa.Column('concurrent_meetings_source', sa.Text(), nullable=False,
-                                                server_default='zoom_user_type'))
+                                                server_default='default'))
 
 
 def downgrade() -> None:
