@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.liveness import beats
 
-from activities.host_pool import CreateInFlight, Slot, hold, take_free_host
+from activities.host_pool import CreateInFlight, Slot, hold, org_host_has_room, take_free_host
 from models import Meeting, Organization, ZoomConnection, utcnow
 from models import HostReservation
 from connections.tokens import REFRESH_FAILED, ConnectionUnavailable
@@ -36,6 +36,10 @@ log = logging.getLogger("booking.hosts")
 # this long of the interview, sends the booking to the system account (reason refresh_failed).
 REFRESH_ATTEMPTS = 3
 REFRESH_GRACE_BEFORE_START = timedelta(hours=1)
+
+# The org's user already hosts as many meetings as it may run at once at that time
+# (docs/zoom.md#concurrency): one more would end a running interview, so it goes to the system account.
+ORG_HOST_BUSY = "org_host_busy"
 
 
 def org_label(org_name: str) -> str:
@@ -117,6 +121,11 @@ class BookingHostActivities:
                         inp.booking_id, inp.org_id, exc)
             return REFRESH_FAILED
         async with services.db.session() as s:
+            if not await org_host_has_room(s, conn.id, conn.concurrent_meetings, _slot(inp)):
+                await s.rollback()
+                log.info("booking %s: org %s Zoom user is busy at that time (capacity %d), "
+                         "using the system account", inp.booking_id, inp.org_id, conn.concurrent_meetings)
+                return ORG_HOST_BUSY
             await hold(s, _slot(inp), host_kind="org", host_key=conn.id, connection_id=conn.id,
                        fallback_reason=None)
             await s.commit()

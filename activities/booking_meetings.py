@@ -23,7 +23,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.booking_hosts import fallback_reason
-from activities.host_pool import Slot, capacity_of, has_room
+from activities.host_pool import Slot, capacity_of, has_room, org_host_has_room
 from activities.liveness import heartbeating
 from connections.meeting_host import MeetingHostChanged, check_meeting_host, meeting_api
 from connections.orphaned_meetings import delete_orphan, record_orphan
@@ -350,6 +350,21 @@ class BookingMeetingActivities:
                         f"The system Zoom host of this meeting ({meeting.host_email}) is fully "
                         f"booked at the new time (capacity {host.capacity}); the meeting keeps its "
                         "old time. Pick another time, or cancel and book again.",
+                    )
+            elif meeting.connection_id is not None:
+                # The org's user, counted like a new booking (docs/zoom.md#concurrency). The meeting
+                # stays where it is: moving it to the system account would change its join link.
+                conn = await s.get(ZoomConnection, meeting.connection_id)
+                capacity = conn.concurrent_meetings if conn is not None else 1
+                if not await org_host_has_room(s, meeting.connection_id, capacity,
+                                               Slot(meeting.booking_id, meeting.org_id, start, end)):
+                    raise _permanent(
+                        Failure.ORG_HOST_BUSY,
+                        f"Your organization's Zoom user already hosts {capacity} interview"
+                        f"{'s' if capacity != 1 else ''} at the new time, as many as it can run at "
+                        "once (Integrations > concurrent meetings); the meeting keeps its old time. "
+                        "Pick another time, or cancel and book again: a new booking at that time "
+                        "runs on Converge's Zoom account.",
                     )
             held = (await s.exec(
                 select(HostReservation).where(HostReservation.booking_id == meeting.booking_id)

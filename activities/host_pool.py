@@ -1,6 +1,9 @@
-"""The system account's host pool: which system host has room for a meeting at a given time.
+"""Which Zoom host has room for a meeting at a given time: the system account's pool, and the
+org's own connected user.
 
-Each system host may run `capacity` meetings at once (ZOOM_SYSTEM_HOSTS). A booking takes a slot
+Each system host may run `capacity` meetings at once (ZOOM_SYSTEM_HOSTS); the org's user
+`ZoomConnection.concurrent_meetings` (docs/zoom.md#concurrency), counted over its reservations
+(host_key = the connection id). A booking takes a slot
 by writing its HostReservation in the same transaction that counted the overlapping ones, while
 holding a transaction-level advisory lock on each host it looked at; concurrent bookings for the
 same hosts queue on those locks, so the count each one sees includes every slot taken before it.
@@ -30,19 +33,20 @@ class Slot:
     end: datetime
 
 
-async def lock_hosts(session: AsyncSession, emails: list[str]) -> None:
+async def lock_hosts(session: AsyncSession, emails: list[str], kind: str = "system") -> None:
     """Hold each host's advisory lock until this transaction ends (commit or rollback)."""
     for email in sorted(set(emails)):
-        await session.exec(select(func.pg_advisory_xact_lock(func.hashtextextended(f"system-host:{email}", 0))))
+        await session.exec(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{kind}-host:{email}", 0))))
 
 
-async def overlapping(session: AsyncSession, emails: list[str], slot: Slot) -> dict[str, int]:
-    """How many held system meetings overlap `slot` on each host, not counting the booking's own.
+async def overlapping(session: AsyncSession, emails: list[str], slot: Slot,
+                      kind: str = "system") -> dict[str, int]:
+    """How many held meetings overlap `slot` on each host, not counting the booking's own.
     Windows are half-open, so back-to-back interviews do not overlap."""
     rows = await session.exec(
         select(HostReservation.host_key, func.count())
         .where(
-            HostReservation.host_kind == "system",
+            HostReservation.host_kind == kind,
             HostReservation.status == "held",
             col(HostReservation.host_key).in_(emails),
             HostReservation.booking_id != slot.booking_id,
@@ -75,6 +79,16 @@ async def has_room(session: AsyncSession, host: SystemHost, slot: Slot) -> bool:
     """Under the host's lock: would `slot` (the booking's own meeting moved) still fit?"""
     await lock_hosts(session, [host.email])
     return (await overlapping(session, [host.email], slot)).get(host.email, 0) < host.capacity
+
+
+async def org_host_has_room(session: AsyncSession, connection_id: str, capacity: int,
+                            slot: Slot) -> bool:
+    """Under the org user's lock: would `slot` fit next to the org's other held meetings?
+    The lock is held until the caller's transaction ends, so a hold() written before that
+    commit is counted by the next booking (the same rule as the system pool)."""
+    await lock_hosts(session, [connection_id], kind="org")
+    busy = await overlapping(session, [connection_id], slot, kind="org")
+    return busy.get(connection_id, 0) < capacity
 
 
 async def hold(session: AsyncSession, slot: Slot, *, host_kind: str, host_key: str,

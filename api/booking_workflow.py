@@ -51,6 +51,7 @@ UPDATE_WAIT_SECONDS = 30.0
 # Refusals from the workflow, as HTTP: what the client can do differs, so the status does too.
 _UPDATE_STATUS = {
     Failure.SYSTEM_HOSTS_FULL: 409,
+    Failure.ORG_HOST_BUSY: 409,
     Failure.NOT_RESCHEDULABLE: 409,
     Failure.TOO_MANY_RESCHEDULES: 409,
     Failure.NOT_CANCELLABLE: 409,

@@ -1,4 +1,5 @@
-"""An org's Zoom integration: status, connect (OAuth with PKCE), disconnect.
+"""An org's Zoom integration: status, connect (OAuth with PKCE), the connected user's capacity,
+disconnect.
 
 Zoom's callback is a browser page bound to the org's session: api/pages/zoom_connect.py."""
 
@@ -7,14 +8,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlmodel import select
 
 from api.context import SERVICES
 from api.auth import require_org
-from api.errors import ApiError
+from api.errors import ApiError, parse_body
 from api.openapi import documented
 from models import ZoomConnection
+from connections.capacity import MAX_CONCURRENT_MEETINGS, NoConnection, set_capacity
 from connections.tokens import ZoomNotConfigured
 from connections.connect import start_connect
 from connections.recording_settings import refresh_warnings
@@ -37,6 +39,21 @@ class ZoomStatusOut(BaseModel):
     last_refreshed_at: datetime | None
     status_reason: str | None = Field(description="Why the status is what it is, e.g. refresh_failed")
     warnings: list[ConnectionWarning]
+    concurrent_meetings: int | None = Field(
+        default=None,
+        description="Meetings the connected Zoom user may host at once (Zoom: 1 on Basic and Pro, 2 "
+                    "on Business, Education, Enterprise); bookings past it run on Converge's "
+                    "system account with fallback_reason org_host_busy. Added field.")
+    concurrent_meetings_source: str | None = Field(
+        default=None, description="default (set at connect) or org (set by the org)")
+
+
+class CapacityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    concurrent_meetings: StrictInt = Field(
+        ge=1, le=MAX_CONCURRENT_MEETINGS,
+        description=f"1 (Zoom Basic or Pro) to {MAX_CONCURRENT_MEETINGS} (Business, Education, Enterprise)")
 
 
 class ConnectOut(BaseModel):
@@ -58,6 +75,8 @@ def status_view(row: ZoomConnection | None) -> ZoomStatusOut:
         zoom_user_type=row.zoom_user_type, connected_at=row.connected_at,
         last_refreshed_at=row.last_refreshed_at, status_reason=row.status_reason,
         warnings=[ConnectionWarning(**w) for w in row.warnings],
+        concurrent_meetings=row.concurrent_meetings,
+        concurrent_meetings_source=row.concurrent_meetings_source,
     )
 
 
@@ -81,6 +100,22 @@ async def get_zoom_status(request: web.Request) -> web.Response:
         await refresh_warnings(services, row.id)
         async with services.db.session() as s:
             row = await s.get(ZoomConnection, row.id)
+    return web.json_response(status_view(row).model_dump(mode="json"))
+
+
+@routes.patch("/v1/orgs/{org}/integrations/zoom")
+@documented("Set how many meetings the connected Zoom user may host at once (an addition to the "
+            "contract); the next bookings are counted against it", body=CapacityIn,
+            response=ZoomStatusOut, errors=(400, 404, 415))
+async def patch_zoom_capacity(request: web.Request) -> web.Response:
+    org = await require_org(request)
+    body = await parse_body(request, CapacityIn)
+    try:
+        row = await set_capacity(request.app[SERVICES], org.id, body.concurrent_meetings)
+    except NoConnection:
+        raise ApiError(404, "zoom_not_connected",
+                       "This organization has never connected Zoom, so there is no Zoom user to set "
+                       "a capacity for; connect Zoom first. Nothing was changed.") from None
     return web.json_response(status_view(row).model_dump(mode="json"))
 
 

@@ -35,6 +35,7 @@ from connections.tokens import (
     zoom_oauth,
 )
 from connections import recording_settings
+from connections.capacity import capacity_on_reconnect
 from zoom.client import ZoomApi
 from zoom.errors import ZoomError, ZoomGrantDead
 from zoom.oauth import TokenSet, ZoomOAuth, authorize_url, new_pkce_pair
@@ -351,6 +352,7 @@ async def _store_once(services: Services, org_id: str, me: dict, user_id: str, a
         warnings = connect_warnings(int(me.get("type") or 0), tokens.scope, settings)
         if others:
             warnings.append(took_over_warning())
+        row.concurrent_meetings, row.concurrent_meetings_source = capacity_on_reconnect(row, user_id)
         row.zoom_user_id, row.zoom_account_id = user_id, account_id
         row.zoom_user_name = _display_name(me)
         row.zoom_email = str(me.get("email") or "")

@@ -68,6 +68,10 @@ class ZoomConnection(SQLModel, table=True):
     last_refreshed_at: datetime | None = _ts()
     disconnected_at: datetime | None = _ts()
     status_changed_at: datetime | None = _ts()
+    # Meetings the Zoom user may run at once (docs/zoom.md#concurrency), counted over the org's
+    # host reservations. Migration 0009. Source: default (set at connect) or org.
+    concurrent_meetings: int = 1
+    concurrent_meetings_source: str = Field(default="default", sa_column=Column(Text, nullable=False))
 
 
 class IdiSession(SQLModel, table=True):

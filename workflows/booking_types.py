@@ -48,6 +48,8 @@ class Failure:
     LICENSE_UNAVAILABLE = "zoom_license_unavailable"
     DAILY_LIMIT = "zoom_daily_limit"
     SYSTEM_HOSTS_FULL = "system_hosts_full"
+    # A reschedule into a time when the org's Zoom user is already at its capacity.
+    ORG_HOST_BUSY = "org_host_busy"
     ZOOM_REJECTED = "zoom_rejected"
     ZOOM_UNAVAILABLE = "zoom_unavailable"
     # The org's connection stopped working before any meeting was made there: use the system host.

@@ -85,5 +85,8 @@ class Backend:
     async def post(self, path: str, json: Any = None, **kw: Any) -> Any:
         return await self.call("POST", path, json=json, **kw)
 
+    async def patch(self, path: str, json: Any = None, **kw: Any) -> Any:
+        return await self.call("PATCH", path, json=json, **kw)
+
     async def delete(self, path: str, **kw: Any) -> Any:
         return await self.call("DELETE", path, **kw)

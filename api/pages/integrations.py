@@ -1,4 +1,5 @@
-"""Account Settings → Integrations: connect Zoom, see the connection's health, disconnect.
+"""Account Settings → Integrations: connect Zoom, see the connection's health, set how many
+meetings its Zoom user may host at once, disconnect.
 
 Zoom's OAuth callback (api/integrations.py) already sends the browser back to
 `/settings/integrations?zoom=connected`; this is that page.
@@ -81,6 +82,27 @@ async def post_connect(request: web.Request) -> web.Response:
         await sessions.flash(request.app[SERVICES], current, "error", failed.message)
         return see_other(PAGE)
     return see_other(answer["authorize_url"])
+
+
+@routes.post(PAGE + "/zoom/capacity")
+@documented("Set the connected Zoom user's concurrent meetings (the form on Integrations)",
+            auth="session", status=303, content_type="text/html", errors=(400, 403))
+@guarded
+async def post_capacity(request: web.Request) -> web.Response:
+    current = await signed_in(request)
+    form = await posted_form(request, current)
+    raw = str(form.get("concurrent_meetings", "")).strip()
+    # Digits become a number; anything else goes as sent, so the API's check names the problem.
+    value = int(raw) if raw.isdigit() and len(raw) < 6 else raw
+    try:
+        zoom = await Backend(request, current).patch("/integrations/zoom", json={"concurrent_meetings": value})
+    except ApiFailed as failed:
+        return await _show(request, current, error=failed.message, status=failed.status)
+    n = zoom["concurrent_meetings"]
+    await sessions.flash(request.app[SERVICES], current, "notice",
+                         f"Your Zoom user now hosts up to {n} interview{'s' if n != 1 else ''} at "
+                         "once; interviews past that run on Converge's Zoom account.")
+    return see_other(PAGE)
 
 
 @routes.get(PAGE + "/zoom/disconnect")

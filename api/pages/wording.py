@@ -41,6 +41,9 @@ FALLBACK_REASONS = {
     "refresh_failed": "Zoom refused to renew your organization's Zoom connection",
     "refresh_response_lost": "your organization's Zoom connection was lost while being renewed",
     "zoom_user_not_found": "your connected Zoom user no longer exists in Zoom",
+    "org_host_busy": "your organization's Zoom user is already hosting as many interviews at this "
+                     "time as it can run at once. The interview still runs as planned, on "
+                     "Converge's account, so no other interview is cut short",
 }
 
 BOOKING_STATUS = {

@@ -81,7 +81,9 @@ async def test_status_before_connecting_is_not_connected(api):
     org_id, headers = await api.new_org("Never Connected")
     assert await status(api, org_id, headers) == {
         "status": "not_connected", "zoom_user_name": None, "zoom_email": None, "zoom_user_type": None,
-        "connected_at": None, "last_refreshed_at": None, "status_reason": None, "warnings": []}
+        "connected_at": None, "last_refreshed_at": None, "status_reason": None, "warnings": [],
+        # Added fields (issue 13): no Zoom user, so no capacity.
+        "concurrent_meetings": None, "concurrent_meetings_source": None}
 
 
 async def test_connect_through_the_consent_page(api, emulator):
