@@ -104,6 +104,12 @@ class Booking(SQLModel, table=True):
     attendance_source: str | None = None  # webhooks, zoom_participants_list, both
     host_joined_at: datetime | None = _ts()
     interviewee_minutes: int | None = None
+    # The interviewee registered on the meeting (activities/booking_registrants.py). Migration 0012.
+    # Their own join link and registrant id are personal data: here, never in Temporal.
+    zoom_registrant_id: str | None = None
+    interviewee_join_url: str | None = None
+    registration_status: str | None = None  # registered, not_registered; None until tried
+    registration_reason: str | None = None  # why not_registered
     created_at: datetime = _created()
     updated_at: datetime = _created()
 

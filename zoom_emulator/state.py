@@ -32,6 +32,7 @@ GRANULAR_SCOPES = (
     "user:read:user", "user:read:settings", "meeting:write:meeting", "meeting:read:meeting",
     "meeting:update:meeting", "meeting:delete:meeting", "meeting:read:list_meetings",
     "cloud_recording:read:list_recording_files", "meeting:read:list_past_participants",
+    "meeting:write:registrant",
 )
 CLASSIC_SCOPES = ("meeting:write:admin", "user:read:admin", "recording:read:admin")
 DEFAULT_SCOPES = GRANULAR_SCOPES
@@ -119,6 +120,13 @@ class Config:
     participant_audio: bool = False
     rng_seed: int = 0  # 0: a fresh seed each start/reset (ids never repeat); else replay this one
     default_app: str = "granular"  # "granular" (user-managed, new app) or "classic" (older app)
+    # Meeting registration (zoom_emulator/registrants.py, docs/zoom.md#meeting-registrants).
+    # UNVERIFIED: the same email registered again answers the existing registration ("existing")
+    # or refuses ("error"); never a second registrant.
+    registrant_duplicate: str = "existing"
+    # UNVERIFIED: a Basic host asking for registration (approval_type 0/1) is quietly kept at 2
+    # ("ignore") or refused with 400 code 200 ("reject").
+    basic_registration: str = "ignore"
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply `changes`, refusing unknown names and values of the wrong type."""
@@ -307,6 +315,7 @@ class Meeting:
     deleted: bool = False
     uuid_used: bool = False
     instances: list = field(default_factory=list)
+    registrants: list = field(default_factory=list)  # zoom_emulator/registrants.py
 
 
 @dataclass
