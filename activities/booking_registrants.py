@@ -71,6 +71,7 @@ class BookingRegistrantActivities:
                                       reason=booking.registration_reason)
         if meeting is None or meeting.status == "deleted":
             return await self._record(booking.id, reason="no_meeting")
+        api: ZoomApi | None = None
         try:
             api = await meeting_api(self._services, meeting)
             await api.update_meeting(meeting.zoom_meeting_id, {"settings": REGISTRATION_ON})
@@ -85,6 +86,7 @@ class BookingRegistrantActivities:
         except ZoomTransientError:
             if activity.info().attempt < REGISTER_ATTEMPTS:
                 raise  # Temporal retries with backoff
+            await self._registration_off(api, meeting)
             return await self._record(booking.id, reason="zoom_unavailable")
         except ZoomError as exc:
             log.info("booking %s: Zoom refused to register the interviewee on meeting %s (code %s)",
@@ -97,9 +99,11 @@ class BookingRegistrantActivities:
             return await self._record(booking.id, reason="zoom_answer_incomplete")
         return await self._record(booking.id, registrant_id=registrant_id, join_url=join_url)
 
-    async def _registration_off(self, api: ZoomApi, meeting: Meeting) -> None:
+    async def _registration_off(self, api: ZoomApi | None, meeting: Meeting) -> None:
         """So the plain join link does not ask the interviewee to register; if Zoom refuses this
         too the link still works, through Zoom's registration form."""
+        if api is None:
+            return
         try:
             await api.update_meeting(meeting.zoom_meeting_id, {"settings": REGISTRATION_OFF})
         except (ZoomError, ConnectionUnavailable) as exc:

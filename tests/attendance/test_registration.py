@@ -159,3 +159,29 @@ async def test_refused_registration_keeps_the_plain_link_and_matches_by_email(ap
     assert at_zoom["registrants"] == [] and at_zoom["settings"]["approval_type"] == 2
     assert done["attendance"]["status"] == "attended"
     assert person(done, "interviewee")["matched_by"] == "email"
+
+
+async def test_a_zoom_refusal_or_outage_switches_registration_off_and_keeps_the_booking(
+        api, emulator, temporal_env):
+    """A licensed host, but Zoom refuses the registrant (or never answers): the meeting stops
+    asking for registration, so the plain link that the booking keeps joins directly."""
+    async with stack(api, emulator, temporal_env):
+        await emulator.control.add_fault("/v2/meetings/*/registrants", method="POST", action="respond",
+                                         status=400, body={"code": 3000, "message": "Registration has not been enabled for this meeting"}, count=1)
+        try:
+            refused = await booked(api, "Refused Registration Research")
+            await emulator.control.add_fault("/v2/meetings/*/registrants", method="POST",
+                                             action="respond", status=503, body={"code": 500, "message": "down"})
+            down = await booked(api, "Zoom Down Registration Research")
+        finally:
+            await emulator.control.clear_faults()
+        refused_at_zoom = await _emulated(emulator, refused.meeting_id)
+        down_at_zoom = await _emulated(emulator, down.meeting_id)
+
+    for b, reason, at_zoom in ((refused, "zoom_refused", refused_at_zoom),
+                               (down, "zoom_unavailable", down_at_zoom)):
+        meeting = b.booking["meeting"]
+        assert b.booking["status"] == "scheduled"
+        assert (meeting["registration_status"], meeting["registration_reason"]) == ("not_registered", reason)
+        assert meeting["interviewee_join_url"] is None and meeting["join_url"]
+        assert at_zoom["settings"]["approval_type"] == 2 and at_zoom["registrants"] == []
