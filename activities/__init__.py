@@ -20,6 +20,7 @@ def build_activities(services: Services, timings: RecordingTimings | None = None
     from activities.attendance import AttendanceActivities
     from activities.booking_hosts import BookingHostActivities
     from activities.booking_meetings import BookingMeetingActivities
+    from activities.booking_registrants import BookingRegistrantActivities
     from activities.booking_status import BookingStatusActivities
     from activities.inbox_retention import InboxRetentionActivities
     from activities.recording_download import RecordingDownloadActivities
@@ -38,6 +39,7 @@ def build_activities(services: Services, timings: RecordingTimings | None = None
         meetings.create_booking_meeting,
         meetings.reschedule_booking_meeting,
         meetings.delete_booking_meeting,
+        BookingRegistrantActivities(services).register_interviewee,
         status.record_booking_status,
         attendance.record_attendance,
         attendance.settle_attendance,

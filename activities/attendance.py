@@ -39,7 +39,8 @@ ATTENDED, NO_SHOW, HOST_ABSENT = "attended", "no_show", "host_absent"
 def _expected(booking: Booking, meeting: Meeting) -> rules.Expected:
     return rules.Expected(host_user_id=meeting.host_user_id or "", host_email=meeting.host_email,
                           interviewee_email=booking.participant_email,
-                          interviewee_name=booking.participant_name)
+                          interviewee_name=booking.participant_name,
+                          registrant_id=booking.zoom_registrant_id or "")
 
 
 def webhook_sightings(rows: list[WebhookEvent]) -> tuple[list[rules.Sighting], datetime | None]:

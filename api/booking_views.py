@@ -27,7 +27,19 @@ if TYPE_CHECKING:
 
 class MeetingOut(BaseModel):
     zoom_meeting_id: str
-    join_url: str
+    join_url: str = Field(description="The meeting's join link (anyone with it may ask to join)")
+    interviewee_join_url: str | None = Field(
+        None, description="The interviewee's own join link: they are registered on the meeting, so "
+                          "joins through it name them. Null until registered, or when Zoom "
+                          "refused registration (registration_status); then give them join_url. "
+                          "Added after the first release.")
+    registration_status: str | None = Field(
+        None, description="registered, not_registered (registration_reason says why), or null "
+                          "while not tried yet. Added after the first release.")
+    registration_reason: str | None = Field(
+        None, description="Why not registered: host_not_licensed, missing_scope, zoom_refused, "
+                          "zoom_unavailable, connection_unavailable, host_changed, no_meeting, "
+                          "zoom_answer_incomplete")
     host_kind: str = Field(description="org: the org's own Zoom user; system: Converge's account")
     host_name: str
     host_email: str
@@ -227,6 +239,9 @@ def booking_out(booking: Booking, meeting: Meeting | None, files: list[Recording
         meeting=None if meeting is None else MeetingOut(
             zoom_meeting_id=meeting.zoom_meeting_id,
             join_url=meeting.join_url,
+            interviewee_join_url=booking.interviewee_join_url,
+            registration_status=booking.registration_status,
+            registration_reason=booking.registration_reason,
             host_kind=meeting.host_kind,
             host_name=meeting.host_name,
             host_email=meeting.host_email,

@@ -111,6 +111,12 @@ class Booking(SQLModel, table=True):
     # Set once Temporal has the booking's workflow; a row left without it after a short lease is
     # started by api/booking_reconciler.py (the API died in between). Migration 0013.
     workflow_started_at: datetime | None = _ts()
+    # The interviewee registered on the meeting (activities/booking_registrants.py). Migration 0012.
+    # Their own join link and registrant id are personal data: here, never in Temporal.
+    zoom_registrant_id: str | None = None
+    interviewee_join_url: str | None = None
+    registration_status: str | None = None  # registered, not_registered; None until tried
+    registration_reason: str | None = None  # why not_registered
     created_at: datetime = _created()
     updated_at: datetime = _created()
 

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         create_booking_meeting,
         delete_booking_meeting,
         record_booking_status,
+        register_interviewee,
         reschedule_booking_meeting,
         resolve_booking_host,
     )
@@ -31,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.booking_types import (
         MEETING_NOT_HELD_AFTER,
         PARTICIPANT_EVENTS,
+        REGISTER_ATTEMPTS,
         AttendanceInput,
         AttendanceSummary,
         BookingHost,
@@ -139,6 +141,8 @@ class IdiBookingWorkflow:
         if self._meeting is None or self._cancel_requested:
             await self._cancel()
             return await self._finish()
+        if workflow.patched("interviewee-registration"):  # runs started before it skip it
+            await self._register_interviewee()
         await self._set_status(BookingStatus.SCHEDULED)
         await self._after_scheduled()
         return await self._finish()
@@ -173,6 +177,20 @@ class IdiBookingWorkflow:
             workflow.upsert_search_attributes([ZOOM_MEETING_ID.value_set(meeting.zoom_meeting_id)])
             return meeting
         return None
+
+    async def _register_interviewee(self) -> None:
+        """Give the interviewee a join link of their own (activities/booking_registrants.py).
+        Only ids go in and a yes/no comes out; without it the plain join link serves."""
+        try:
+            await workflow.execute_activity(
+                register_interviewee, self._meeting,
+                start_to_close_timeout=timedelta(seconds=45),
+                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2),
+                                         maximum_attempts=REGISTER_ATTEMPTS),
+                summary="register the interviewee",
+            )
+        except ActivityError:
+            workflow.logger.warning("interviewee not registered; the plain join link serves")
 
     async def _create_meeting(self) -> MeetingRef | None:
         """The create, unless a cancel comes first. Its retries may run until the interview (Zoom

@@ -14,6 +14,7 @@ from workflows.booking_types import (
     CreateMeetingInput,
     DeleteMeetingInput,
     MeetingRef,
+    RegistrationResult,
     RescheduleMeetingInput,
     ResolveHostInput,
 )
@@ -28,6 +29,13 @@ async def resolve_booking_host(inp: ResolveHostInput) -> BookingHost:
 @activity.defn(name="create_booking_meeting")
 async def create_booking_meeting(inp: CreateMeetingInput) -> MeetingRef:
     """The booking's one Zoom meeting: found in the database, found at Zoom, or created."""
+    raise NotImplementedError
+
+
+@activity.defn(name="register_interviewee")
+async def register_interviewee(ref: MeetingRef) -> RegistrationResult:
+    """Register the interviewee on the meeting so their join link is their own (once; a refusal
+    is an answer, not an error: the plain join link still works)."""
     raise NotImplementedError
 
 

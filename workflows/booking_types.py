@@ -120,6 +120,19 @@ class MeetingRef(BaseModel):
     host_kind: HostKind
 
 
+# Registering the interviewee: Zoom hiccups get this many attempts, then the booking goes on with
+# the plain join link (activities/booking_registrants.py records that on the last attempt).
+REGISTER_ATTEMPTS = 4
+
+
+class RegistrationResult(BaseModel):
+    """Whether the interviewee now has a join link of their own. The registrant id, the link and
+    the person's name and email stay in Postgres (docs/zoom.md#meeting-registrants)."""
+
+    registered: bool
+    reason: str | None = None  # why not: host_not_licensed, zoom_refused, connection_unavailable, …
+
+
 class RescheduleRequest(BaseModel):
     start_time: datetime
     duration_minutes: int

@@ -95,6 +95,13 @@ class ZoomApi:
         except ZoomMeetingNotFound:
             return
 
+    async def add_meeting_registrant(self, meeting_id: int | str, body: dict[str, Any]) -> dict[str, Any]:
+        """Register someone on a meeting; Zoom answers 201 with their `registrant_id` and their
+        own `join_url` (docs/zoom.md#meeting-registrants). The meeting must take registrations
+        (`settings.approval_type` 0 or 1) and its host must be licensed."""
+        return await self._json("POST", f"/meetings/{encode_meeting_ref(meeting_id)}/registrants",
+                                json_body=body)
+
     async def list_meetings(
         self, user_id: str, type: str = "upcoming", *, page_size: int = 300
     ) -> AsyncIterator[dict[str, Any]]:

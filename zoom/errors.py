@@ -124,6 +124,11 @@ class ZoomRecordingNotFound(ZoomError):
     for a poller waiting on Zoom's processing."""
 
 
+class ZoomPaidFeature(ZoomError):
+    """Code 200 "Only available for Paid user": the host's licence does not include the feature
+    (meeting registration, for one; docs/zoom.md#meeting-registrants)."""
+
+
 class ZoomMissingScope(ZoomError):
     """Code 4700: the token lacks a scope the call needs; the user must re-authorize."""
 
@@ -273,6 +278,8 @@ def classify_api_error(response: httpx.Response, *, now: datetime | None = None)
         return ZoomDailyLimit(
             message, retry_at=next_utc_midnight(now), status=status, code=code
         )
+    if code == 200 and status == 400:
+        return ZoomPaidFeature(message, status=status, code=code)
     if code == 3161:
         return ZoomHostingNotAllowed(message, status=status, code=code)
     if code == 1001:

@@ -41,6 +41,8 @@ NEEDS: tuple[Need, ...] = (
          "meeting:read:list_meetings", ("meeting:write", "meeting:read")),
     Need("get_recordings", "fetch cloud recordings and transcripts",
          "cloud_recording:read:list_recording_files", ("recording:read", "recording:write")),
+    Need("add_meeting_registrant", "give each interviewee a join link of their own",
+         "meeting:write:registrant", ("meeting:write",)),
     Need("past_meeting_participants", "read who attended when participant webhooks were missed",
          "meeting:read:list_past_participants", ("meeting:write", "meeting:read")),
     Need("get_user_settings", "check that cloud recording and audio transcripts are switched on",

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from . import files, participants, webhooks
 from .faults import FaultRule
+from .registrants import join_url as registrant_link
 from .oauth import scope_is_granular
 from .httputil import base_url, emulator, json_response
 from .state import (DEFAULT_CLIENT_ID, DEFAULT_RECORDING_SETTINGS, USER_BASIC, USER_NO_MEETINGS,
@@ -295,6 +296,8 @@ def _meeting_view(world: World, m: Meeting, base: str) -> dict[str, Any]:
             "recording_done": i.recording_done, "transcript_done": i.transcript_done,
             "files": [_file_view(i, f, base) for f in i.files],
         } for i in m.instances],
+        "registrants": [{"registrant_id": r.registrant_id, "email": r.email,
+                         "join_url": registrant_link(base, m, r)} for r in m.registrants],
     }
 
 

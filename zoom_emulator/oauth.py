@@ -345,6 +345,8 @@ ACTION_SCOPES = {
     "meeting:participants": ("meeting:read", "meeting:read:admin", "meeting:write", "meeting:write:admin",
                              "meeting:read:list_past_participants",
                              "meeting:read:list_past_participants:admin"),
+    "meeting:registrant": ("meeting:write", "meeting:write:admin", "meeting:write:registrant",
+                           "meeting:write:registrant:admin"),
     "meeting:list": ("meeting:read", "meeting:read:admin", "meeting:write", "meeting:write:admin",
                      "meeting:read:list_meetings", "meeting:read:list_meetings:admin"),
     "recording:read": ("recording:read", "recording:read:admin", "recording:write",

@@ -3,7 +3,9 @@ participants list.
 
 Control (tests and demos play the people):
   POST /_emulator/meetings/{id}/participants        {"name", "email"?, "host"?: bool,
-                                                     "registrant_id"?, "at"?: RFC 3339}
+                                                     "registrant_id"?, "join_url"?, "at"?: RFC 3339}
+      `join_url` is the link the person used: a registrant's own link (zoom_emulator/registrants.py)
+      makes the join carry their registrant_id; the meeting's plain link carries none.
       -> {"participant_id", ...}; the meeting must be in progress. Sends
          meeting.participant_joined unless the `participant_webhooks` switch is off (missed events).
   POST /_emulator/meetings/{id}/participants/{participant_id}/leave   {"at"?}
@@ -118,10 +120,16 @@ async def join(request: web.Request) -> web.Response:
     as_host = bool(body.get("host"))
     name = str(body.get("name") or (host.display_name if as_host else "Guest"))
     email = str(body.get("email") or (host.email if as_host else ""))
+    registrant_id = str(body.get("registrant_id") or "")
+    if body.get("join_url"):
+        from .registrants import by_link
+
+        r = by_link(meeting, str(body["join_url"]))
+        registrant_id = r.registrant_id if r else registrant_id
     j = Join(participant_id=str(16_000_000 + len(instance.participants) + 1),
              participant_uuid=_person_uuid(instance, name, email),
              zoom_user_id=host.id if as_host else "", name=name, email=email,
-             registrant_id=str(body.get("registrant_id") or ""), join_time=_at(body, em.world))
+             registrant_id=registrant_id, join_time=_at(body, em.world))
     instance.participants.append(j)
     sent = _emit(em, "meeting.participant_joined", meeting, instance, j)
     return await _answer(request, {"participant_id": j.participant_id,

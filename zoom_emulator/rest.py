@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
-from . import files, participants
+from . import files, participants, registrants
 from .httputil import ZoomError, base_url, emulator, json_body, json_response
 from .oauth import accepted_scopes, has_scope, may_act_on, resolve_access_token
 from .state import USER_BASIC, USER_NO_MEETINGS, Grant, Meeting, User, World, iso
@@ -259,6 +259,11 @@ def _apply_settings(world: World, host: User, current: dict, requested: dict) ->
         if world.config.basic_cloud_recording == "reject":
             raise ZoomError(400, 300, "Cloud recording is not available for Basic users.")
         merged["auto_recording"] = "none"
+    if host.type == USER_BASIC and merged.get("approval_type", 2) != 2:
+        # Registration needs a licensed host (docs/zoom.md#meeting-registrants); UNVERIFIED how.
+        if world.config.basic_registration == "reject":
+            raise ZoomError(400, 200, f"Only available for Paid user: {host.id}")
+        merged["approval_type"] = 2
     return merged
 
 
@@ -487,5 +492,6 @@ def routes() -> list[web.RouteDef]:
         web.delete("/v2/meetings/{meeting_id}", delete_meeting),
         web.get("/v2/meetings/{ref:.*}/recordings", get_recordings),
         *participants.rest_routes(),
+        *registrants.rest_routes(),
         web.route("*", "/v2/{tail:.*}", not_found),
     ]

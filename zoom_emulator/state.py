@@ -32,6 +32,7 @@ GRANULAR_SCOPES = (
     "user:read:user", "user:read:settings", "meeting:write:meeting", "meeting:read:meeting",
     "meeting:update:meeting", "meeting:delete:meeting", "meeting:read:list_meetings",
     "cloud_recording:read:list_recording_files", "meeting:read:list_past_participants",
+    "meeting:write:registrant",
 )
 CLASSIC_SCOPES = ("meeting:write:admin", "user:read:admin", "recording:read:admin")
 DEFAULT_SCOPES = GRANULAR_SCOPES
@@ -138,6 +139,13 @@ class Config:
     # UNVERIFIED: the name of the audio-transcript switch in GET /users/{userId}/settings: Zoom's
     # OpenAPI says "recording_audio_transcript", an older note "audio_transcript".
     transcript_setting_field: str = "recording_audio_transcript"
+    # Meeting registration (zoom_emulator/registrants.py, docs/zoom.md#meeting-registrants).
+    # UNVERIFIED: the same email registered again answers the existing registration ("existing")
+    # or refuses ("error"); never a second registrant.
+    registrant_duplicate: str = "existing"
+    # UNVERIFIED: a Basic host asking for registration (approval_type 0/1) is quietly kept at 2
+    # ("ignore") or refused with 400 code 200 ("reject").
+    basic_registration: str = "ignore"
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply `changes`, refusing unknown names and values of the wrong type."""
@@ -328,6 +336,7 @@ class Meeting:
     deleted: bool = False
     uuid_used: bool = False
     instances: list = field(default_factory=list)
+    registrants: list = field(default_factory=list)  # zoom_emulator/registrants.py
 
 
 @dataclass

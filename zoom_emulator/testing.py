@@ -149,10 +149,12 @@ class ControlClient:
     # people in a meeting (zoom_emulator/participants.py)
     async def join(self, meeting_id: int | str, name: str | None = None, *, email: str | None = None,
                    host: bool = False, at: str | None = None, registrant_id: str | None = None,
-                   wait: bool = True) -> dict[str, Any]:
-        """Someone joins the running meeting (the host with host=True); returns its participant_id."""
+                   join_url: str | None = None, wait: bool = True) -> dict[str, Any]:
+        """Someone joins the running meeting (the host with host=True); returns its participant_id.
+        `join_url` is the link they used (a registrant's own link names them)."""
         body = {k: v for k, v in (("name", name), ("email", email), ("at", at),
-                                  ("registrant_id", registrant_id)) if v is not None}
+                                  ("registrant_id", registrant_id), ("join_url", join_url))
+                if v is not None}
         body["host"] = host
         return await self._call("POST", f"/meetings/{meeting_id}/participants", json=body,
                                 params=self._wait(wait))

@@ -121,6 +121,17 @@ PROCESSING_NOTE = ("Processing — recordings usually appear 5–30 minutes afte
                    "depending on its length.")
 
 
+# Why the interviewee has no join link of their own (bookings.registration_reason).
+REGISTRATION_REASONS = {
+    "host_not_licensed": "the host's Zoom plan does not include registration",
+    "missing_scope": "the Zoom app lacks the meeting:write:registrant scope",
+    "zoom_refused": "Zoom refused the registration",
+    "zoom_unavailable": "Zoom did not answer",
+    "connection_unavailable": "the Zoom connection is not working",
+    "host_changed": "the meeting's host is no longer connected",
+}
+
+
 def connection_status(code: str) -> str:
     return CONNECTION_STATUS.get(code, code)
 
@@ -167,6 +178,7 @@ FILTERS = {
     "connection_status": connection_status,
     "connection_reason": connection_reason,
     "fallback_reason": fallback_reason,
+    "registration_reason": lambda code: REGISTRATION_REASONS.get(code or "", code or "no reason was recorded"),
     "booking_status": booking_status,
     "file_type": file_type,
     "file_failure": file_failure,

@@ -105,3 +105,11 @@ async def test_openapi_lists_in_progress_no_show_and_the_csv(api):
     status = spec["components"]["schemas"]["BookingOut"]["properties"]["status"]["description"]
     assert "in_progress" in status and "no_show" in status
     assert "/v1/orgs/{org}" in spec["paths"] and "patch" in spec["paths"]["/v1/orgs/{org}"]
+
+
+async def test_openapi_describes_the_interviewees_own_join_link(api):
+    spec = (await api.http.get("/openapi.json")).json()
+    meeting = spec["components"]["schemas"]["MeetingOut"]["properties"]
+    assert {"join_url", "interviewee_join_url", "registration_status", "registration_reason"} <= set(meeting)
+    assert "registered" in meeting["registration_status"]["description"]
+    assert "host_not_licensed" in meeting["registration_reason"]["description"]

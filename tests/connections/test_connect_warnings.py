@@ -11,7 +11,7 @@ CLASSIC_USER = ["meeting:write", "user:read", "recording:read"]
 GRANULAR = ["meeting:write:meeting", "meeting:read:meeting", "meeting:update:meeting",
             "meeting:delete:meeting", "meeting:read:list_meetings", "user:read:user",
             "user:read:settings", "cloud_recording:read:list_recording_files",
-            "meeting:read:list_past_participants"]
+            "meeting:read:list_past_participants", "meeting:write:registrant"]
 
 
 def test_every_client_call_has_a_scope_in_both_vocabularies():
@@ -44,6 +44,15 @@ def test_granular_grant_without_reading_or_listing_meetings_is_caught():
     assert warning["code"] == "missing_scopes"
     assert "meeting:read:meeting (to check a meeting's state)" in warning["message"]
     assert "meeting:write" not in warning["message"].replace("meeting:write:meeting", "")
+
+
+def test_a_grant_without_the_registrant_scope_is_told_so():
+    # Without it every booking falls back to the plain join link (docs/zoom.md#meeting-registrants).
+    narrow = [s for s in GRANULAR if s != "meeting:write:registrant"]
+    assert missing_scopes(narrow) == ["meeting:write:registrant"]
+    assert "meeting:write:registrant (to give each interviewee a join link of their own)" in \
+        connect_warnings(2, narrow)[0]["message"]
+    assert missing_scopes(["meeting:write", "user:read", "recording:read"]) == []
 
 
 def test_missing_scopes_are_named_in_the_apps_own_vocabulary():

@@ -32,6 +32,9 @@ async def test_live_badge_attendance_timeline_and_csv(browser_page, web_stack):
     card = await book(page, "Riley Chen", "riley.timeline@example.com", duration=30)
     await expect(card.locator(".when")).to_contain_text("Europe/Berlin")
     meeting_id = int((await card.locator(".meeting-id").inner_text()).strip())
+    # The interviewee was registered on the meeting: the card gives their own link first.
+    own_link = await card.locator(".interviewee-join-url").get_attribute("href")
+    assert own_link and own_link != await card.locator(".join-url").get_attribute("href")
 
     await control.start_meeting(meeting_id, wait=True)
     badge = card.locator(".badge")
@@ -43,7 +46,7 @@ async def test_live_badge_attendance_timeline_and_csv(browser_page, web_stack):
     base = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(second=0, microsecond=0)
     await control.join(meeting_id, "Converge Host", host=True, at=_at(base))
     first = await control.join(meeting_id, "Riley Chen", email="riley.timeline@example.com",
-                               at=_at(base + timedelta(minutes=3)))
+                               join_url=own_link, at=_at(base + timedelta(minutes=3)))
     await control.leave(meeting_id, first["participant_id"], at=_at(base + timedelta(minutes=13)))
     await page.goto(f"/sessions/{session_id}/manage")
     await open_panel(page, "button.participant:has-text('Riley Chen')")
@@ -60,7 +63,7 @@ async def test_live_badge_attendance_timeline_and_csv(browser_page, web_stack):
     await expect(panel.locator("#attendance")).to_contain_text("times in Europe/Berlin")
     await expect(guest.locator(".segment")).to_have_count(2)
     await expect(guest.locator(".segment").first).to_have_text(f"{berlin(3)} – {berlin(13)}")
-    await expect(guest).to_contain_text("recognised by email")
+    await expect(guest).to_contain_text("recognised by their own registration link")
     await expect(panel.locator(".person[data-role=host] .segment")).to_have_count(1)
     await shot(page, "manage-idi-attendance")
 
@@ -73,6 +76,6 @@ async def test_live_badge_attendance_timeline_and_csv(browser_page, web_stack):
     rows = list(csv.DictReader(io.StringIO(Path(await download.path()).read_text())))
     assert len(rows) == 1
     row = rows[0]
-    assert (row["participant_name"], row["attendance"], row["matched_by"]) == ("Riley Chen", "attended", "email")
+    assert (row["participant_name"], row["attendance"], row["matched_by"]) == ("Riley Chen", "attended", "registrant_id")
     assert row["interviewee_joins"] == "2" and int(row["interviewee_minutes"]) >= 10
     assert row["interviewee_first_joined_at"] == (base + timedelta(minutes=3)).isoformat()

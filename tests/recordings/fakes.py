@@ -29,6 +29,7 @@ from workflows.booking_types import (
     CreateMeetingInput,
     DeleteMeetingInput,
     MeetingRef,
+    RegistrationResult,
     RescheduleMeetingInput,
     ResolveHostInput,
     SettleAttendanceInput,
@@ -121,6 +122,10 @@ class FakeZoomFiles:
     # Attendance: what the settle says (default: nothing known, so no outcome changes).
     attendance: AttendanceSummary = AttendanceSummary()
 
+    @activity.defn(name="register_interviewee")
+    async def register_interviewee(self, ref: MeetingRef) -> RegistrationResult:
+        return RegistrationResult(registered=True)
+
     @activity.defn(name="record_attendance")
     async def record_attendance(self, inp: AttendanceInput) -> int:
         self.attendance_records = getattr(self, "attendance_records", 0) + 1
@@ -134,4 +139,4 @@ class FakeZoomFiles:
     def activities(self) -> list:
         return [self.plan_recording, self.register_recording_files, self.poll_recording_files,
                 self.download_recording_file, self.record_recording_file_failure,
-                self.record_attendance, self.settle_attendance]
+                self.record_attendance, self.settle_attendance, self.register_interviewee]

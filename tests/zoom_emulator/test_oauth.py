@@ -98,7 +98,8 @@ async def test_code_exchange_returns_zoom_shaped_tokens(http, emu):
     assert body["scope"].split(" ") == [
         "user:read:user", "user:read:settings", "meeting:write:meeting", "meeting:read:meeting",
         "meeting:update:meeting", "meeting:delete:meeting", "meeting:read:list_meetings",
-        "cloud_recording:read:list_recording_files", "meeting:read:list_past_participants"]
+        "cloud_recording:read:list_recording_files", "meeting:read:list_past_participants",
+        "meeting:write:registrant"]
     assert body["api_url"] == emu.base_url
     assert r.headers["Cache-Control"] == "no-store"
     # opaque: not a JWT, and never the same twice

@@ -10,7 +10,7 @@ import sqlmodel
 
 
 revision = '0013'
-down_revision = '0008'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
