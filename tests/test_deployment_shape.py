@@ -107,7 +107,8 @@ def test_the_api_listens_on_loopback_unless_api_host_is_set(monkeypatch):
         monkeypatch.setattr(entry.Services, "from_settings", staticmethod(lambda s: FakeServices()))
         monkeypatch.setattr(entry, "create_app", lambda services: __import__("aiohttp").web.Application())
         monkeypatch.setattr(entry.web, "TCPSite", FakeSite)
-        monkeypatch.setattr(entry, "inbox_sweeper", nothing)
+        for background in ("inbox_sweeper", "booking_reconciler", "orphan_sweeper"):
+            monkeypatch.setattr(entry, background, nothing)
         try:
             asyncio.run(entry.main())
         except Stop:

@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from api.context import SERVICES
 from api.openapi import documented
 from api.pages import session as sessions
+from api.pages import wording
 from api.pages.access import app_page, guarded, posted_form, signed_in
 from api.pages.backend import ApiFailed, Backend
 from api.pages.render import see_other
@@ -86,7 +87,7 @@ async def post_connect(request: web.Request) -> web.Response:
 
 @routes.post(PAGE + "/zoom/capacity")
 @documented("Set the connected Zoom user's concurrent meetings (the form on Integrations)",
-            auth="session", status=303, content_type="text/html", errors=(400, 403))
+            auth="session", status=303, content_type="text/html", errors=(403,))
 @guarded
 async def post_capacity(request: web.Request) -> web.Response:
     current = await signed_in(request)
@@ -97,7 +98,10 @@ async def post_capacity(request: web.Request) -> web.Response:
     try:
         zoom = await Backend(request, current).patch("/integrations/zoom", json={"concurrent_meetings": value})
     except ApiFailed as failed:
-        return await _show(request, current, error=failed.message, status=failed.status)
+        # Back to the page (303) with the reason in the form's own words; nothing was changed.
+        await sessions.flash(request.app[SERVICES], current, "error", wording.as_labelled(
+            failed.message, {"concurrent_meetings": "Meetings your Zoom user can host at once"}))
+        return see_other(PAGE)
     n = zoom["concurrent_meetings"]
     await sessions.flash(request.app[SERVICES], current, "notice",
                          f"Your Zoom user now hosts up to {n} interview{'s' if n != 1 else ''} at "

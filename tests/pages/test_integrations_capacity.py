@@ -31,7 +31,9 @@ async def test_the_org_sees_and_sets_its_zoom_users_concurrent_meetings(api, emu
         r = await page_client.post(PAGE + "/zoom/capacity", data={"concurrent_meetings": "2", **sent})
         assert r.status_code == 403 and "nothing was changed" in r.text
     r = await page_client.post(PAGE + "/zoom/capacity", data={"concurrent_meetings": "7", "csrf_token": token})
-    assert r.status_code == 400 and "concurrent_meetings" in r.text
+    assert r.status_code == 303 and r.headers["location"] == PAGE  # back to the form, not raw JSON
+    shown = (await page_client.get(PAGE)).text
+    assert "Meetings your Zoom user can host at once" in shown and "less than or equal to 2" in shown
     status = (await api.http.get(f"/v1/orgs/{org_id}/integrations/zoom", headers=headers)).json()
     assert status["concurrent_meetings"] == 1
 
