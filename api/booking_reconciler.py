@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from services import Services
 
+from periodic import every
+
 log = logging.getLogger("api.booking_reconciler")
 
 
@@ -46,14 +48,7 @@ class BookingReconciler:
         self.batch = batch
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.sweep_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("booking reconcile failed; trying again in %.0f s", self.interval)
-            await asyncio.sleep(self.interval)
+        await every(self.interval, self.sweep_once, "booking reconcile")
 
     async def sweep_once(self) -> int:
         """One pass; returns how many bookings got their workflow started."""

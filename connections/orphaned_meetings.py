@@ -11,7 +11,6 @@ mean nothing): it is marked `host_changed` with the reason, for ops to delete in
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
@@ -28,6 +27,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from services import Services
+
+from periodic import every
 
 log = logging.getLogger("connections.orphaned_meetings")
 
@@ -78,14 +79,7 @@ class OrphanSweeper:
         self.interval, self.batch, self.lease, self.max_backoff = interval, batch, lease, max_backoff
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.sweep_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("orphaned meeting sweep failed; trying again in %.0f s", self.interval)
-            await asyncio.sleep(self.interval)
+        await every(self.interval, self.sweep_once, "orphaned meeting sweep")
 
     async def sweep_once(self) -> int:
         """One pass; returns how many orphaned meetings were deleted."""

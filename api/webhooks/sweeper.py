@@ -8,7 +8,6 @@ a lease, and a workflow ignores an event id it already has.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -34,6 +33,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from services import Services
 
+from periodic import every
+
 log = logging.getLogger("webhooks.sweeper")
 
 
@@ -45,14 +46,7 @@ class InboxSweeper:
         self.interval, self.batch, self.max_backoff, self.lease = interval, batch, max_backoff, lease
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.sweep_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("inbox sweep failed; trying again in %.0f s", self.interval)
-            await asyncio.sleep(self.interval)
+        await every(self.interval, self.sweep_once, "inbox sweep")
 
     async def sweep_once(self) -> int:
         """One pass; returns how many events reached their workflow (or were processed)."""
