@@ -257,3 +257,17 @@ async def test_property_signed_webhooks(api, body):
     _checked(r)
     if r.status_code >= 400:
         assert await count(api.services, WebhookEvent) == before
+
+
+def test_the_text_check_refuses_exactly_control_characters_and_lone_surrogates():
+    """The regex scan in api/input_guard.py stands for "category Cc or a surrogate": checked
+    against unicodedata over every code point, so a faster check cannot let one through."""
+    import unicodedata
+
+    from api.input_guard import _problem
+
+    for code in range(0x110000):
+        ch = chr(code)
+        refused = 0xD800 <= code <= 0xDFFF or unicodedata.category(ch) == "Cc"
+        assert bool(_problem(f"a{ch}b", allowed=set())) == refused, hex(code)
+    assert _problem("line one\nline two\ttab", allowed={"\t", "\n", "\r"}) is None
