@@ -31,6 +31,7 @@ import logging
 import re
 import time
 
+import httpcore._async.http11 as _http11
 import httpx
 from redis.exceptions import LockError
 from sqlalchemy import update
@@ -54,6 +55,14 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from services import Services
+
+# httpcore reads an HTTP/1.1 body 64 KiB per socket read, so a 1 GiB recording took 16,384 trips
+# through httpcore and h11, which held downloads near 210 MiB/s against curl's 900; 1 MiB reads
+# nearly double that (bench/README.md#downloads). The knob is a class attribute rather than public
+# API: if a release drops it nothing breaks, downloads are only slower, and
+# tests/recordings/test_recording_downloads.py says so.
+if hasattr(_http11.AsyncHTTP11Connection, "READ_NUM_BYTES"):
+    _http11.AsyncHTTP11Connection.READ_NUM_BYTES = CHUNK
 
 log = logging.getLogger("recordings.download")
 
