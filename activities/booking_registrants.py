@@ -19,6 +19,7 @@ import logging
 from sqlmodel import select
 from temporalio import activity
 
+from activities.liveness import beats
 from connections.meeting_host import MeetingHostChanged, meeting_api
 from connections.tokens import ConnectionUnavailable
 from models import Booking, Meeting, utcnow
@@ -62,6 +63,7 @@ class BookingRegistrantActivities:
         self._services = services
 
     @activity.defn(name="register_interviewee")
+    @beats
     async def register_interviewee(self, ref: MeetingRef) -> RegistrationResult:
         async with self._services.db.session() as s:
             booking = await s.get(Booking, ref.booking_id)

@@ -143,6 +143,9 @@ class IdiBookingWorkflow:
             return await self._finish()
         if workflow.patched("interviewee-registration"):  # runs started before it skip it
             await self._register_interviewee()
+            if self._cancel_requested and workflow.patched("cancel-stops-registration"):
+                await self._cancel()  # cancelled while registering: never `scheduled`
+                return await self._finish()
         await self._set_status(BookingStatus.SCHEDULED)
         await self._after_scheduled()
         return await self._finish()
@@ -181,14 +184,22 @@ class IdiBookingWorkflow:
     async def _register_interviewee(self) -> None:
         """Give the interviewee a join link of their own (activities/booking_registrants.py).
         Only ids go in and a yes/no comes out; without it the plain join link serves."""
+        register = workflow.start_activity(
+            register_interviewee, self._meeting,
+            start_to_close_timeout=timedelta(seconds=45),
+            heartbeat_timeout=LIVENESS,
+            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2),
+                                     maximum_attempts=REGISTER_ATTEMPTS),
+            summary="register the interviewee",
+        )
+        # A cancel does not wait out Zoom's retries here: the registration is stopped, and the
+        # meeting it belongs to is deleted next.
+        if workflow.patched("cancel-stops-registration"):
+            await workflow.wait_condition(lambda: register.done() or self._cancel_requested)
+            if not register.done():
+                register.cancel()
         try:
-            await workflow.execute_activity(
-                register_interviewee, self._meeting,
-                start_to_close_timeout=timedelta(seconds=45),
-                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2),
-                                         maximum_attempts=REGISTER_ATTEMPTS),
-                summary="register the interviewee",
-            )
+            await register
         except ActivityError:
             workflow.logger.warning("interviewee not registered; the plain join link serves")
 

@@ -90,3 +90,19 @@ async def _create_sent(services, booking_id: str) -> bool:
 async def _answered(emulator, host: str, fault_id: int) -> bool:
     return any(r.get("fault") == fault_id for r in await _posts_for(emulator, host))
 
+
+
+async def test_a_cancel_while_the_interviewee_is_being_registered_is_answered_at_once(
+        api, emulator, idi_worker, system_host):
+    """Zoom holds three registration attempts past the client's 15 s timeout, so the registration
+    with its retries outlasts the 30 s the API waits for a cancel: the cancel stops it instead of
+    waiting behind it, and the booking never turns scheduled."""
+    org_id, headers, session_id = await new_org_with_session(api)
+    await emulator.control.add_fault("/v2/meetings/*/registrants", method="POST", action="delay",
+                                     latency_ms=16_000, count=3)
+    async with idi_worker(f"{system_host}:1"):
+        booking = await book(api, org_id, headers, session_id)
+        await until(lambda: _open_meetings(emulator, booking["id"]), what="the meeting at Zoom")
+        cancelled = await _cancel(api, org_id, headers, booking["id"])
+    assert cancelled["status"] == "cancelled", cancelled
+    assert await _open_meetings(emulator, booking["id"]) == []

@@ -1,7 +1,7 @@
 """interviewee registration: the registrant id and personal join link on each booking
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0009
 """
 from alembic import op
 import sqlalchemy as sa

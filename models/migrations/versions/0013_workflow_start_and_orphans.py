@@ -2,7 +2,7 @@
 orphaned_meetings (a losing create's second Zoom meeting, deleted by a later sweep)
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0012
 """
 from alembic import op
 import sqlalchemy as sa
