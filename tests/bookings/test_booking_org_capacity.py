@@ -104,6 +104,11 @@ async def test_bad_capacity_input_is_refused_and_changes_nothing(api, emulator):
     other_id, other_headers, _ = await new_org_with_session(api, "Initech")
     r = await _set_capacity(api, other_id, other_headers, {"concurrent_meetings": 2})
     assert (r.status_code, r.json()["error"]["code"]) == (404, "zoom_not_connected")
+    # Nor may it set this org's: another org's key is a 404 and changes nothing.
+    r = await _set_capacity(api, org_id, other_headers, {"concurrent_meetings": 2})
+    assert r.status_code == 404, r.text
+    status = (await api.http.get(f"/v1/orgs/{org_id}/integrations/zoom", headers=headers)).json()
+    assert status["concurrent_meetings"] == 1
 
     # The org's own number survives a reconnect of the same Zoom user.
     assert (await _set_capacity(api, org_id, headers, {"concurrent_meetings": 2})).status_code == 200
