@@ -20,7 +20,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from bench import cpu
-from bench.bare import last_workflow_id as BARE_LAST_ID, run_bare
+from bench.bare import last_shaped_workflow_id, last_workflow_id as BARE_LAST_ID, run_bare, run_booking_shaped
 from bench.harness import Row, percentile
 
 NAME = "bookings"
@@ -176,10 +176,13 @@ async def run(stack, quick: bool) -> list[Row]:
         b = cpu.snapshot()
         bare_seconds = await run_bare(stack.client, n, CONCURRENCY)
         c = cpu.snapshot()
+        shaped_seconds = await run_booking_shaped(stack.client, n, CONCURRENCY)
+        d = cpu.snapshot()
         from workflows.contract import booking_workflow_id
 
         booking_events = await history_events(stack.client, booking_workflow_id(ids[-1]))
         bare_events = await history_events(stack.client, BARE_LAST_ID(n))
+        shaped_events = await history_events(stack.client, last_shaped_workflow_id(n))
         await _terminate(stack, ids)
         emulator_after = await stack.emulator.control.stats()
         half = n / seconds / 2
@@ -187,8 +190,9 @@ async def run(stack, quick: bool) -> list[Row]:
     created = emulator_after["meetings_created"] - emulator_before["meetings_created"]
     if created != n:
         raise RuntimeError(f"{n} bookings made {created} meetings at the emulator")
-    real, bare = cpu.used(a, b), cpu.used(b, c)
+    real, bare, shaped = cpu.used(a, b), cpu.used(b, c), cpu.used(c, d)
     label = "bare 1-activity workflows"
+    shape = f"bare booking-shaped workflows, {sum(shaped_events.values())} events, no work"
     return [
         Row(NAME, f"{n} bookings scheduled (meeting created), per second", n / seconds, "/s",
             n / bare_seconds, label, note=f"concurrency {CONCURRENCY}; goal 0.5x or more"),
@@ -200,6 +204,16 @@ async def run(stack, quick: bool) -> list[Row]:
             sum(real.get(r, 0) for r in ("postgres", "emulator", "redis")) / n * 1000, "ms"),
         Row(NAME, "history events per booking, until scheduled", sum(booking_events.values()), "",
             sum(bare_events.values()), label, note=_commands(booking_events)),
+        # Where the gap to the bare workflow lives: the booking's Temporal shape alone (its four
+        # steps, upserts and update with no work in them) against the booking (bench/bare.py).
+        Row(NAME, "bare booking-shaped workflows per second (the shape's own ceiling)",
+            n / shaped_seconds, "/s", n / bare_seconds, label),
+        Row(NAME, "bookings scheduled per second vs the booking's shape with no work", n / seconds, "/s",
+            n / shaped_seconds, shape),
+        Row(NAME, "CPU per booking, Temporal server, vs the booking's shape with no work",
+            real.get("temporal", 0) / n * 1000, "ms", shaped.get("temporal", 0) / n * 1000, shape),
+        Row(NAME, "CPU per booking, API + worker process, vs the booking's shape with no work",
+            real.get("bench", 0) / n * 1000, "ms", shaped.get("bench", 0) / n * 1000, shape),
         Row(NAME, "POST /bookings latency p50", percentile(latencies, 50) * 1000, "ms"),
         Row(NAME, "POST /bookings latency p99", percentile(latencies, 99) * 1000, "ms"),
         Row(NAME, f"POST /bookings to join URL, p50, open loop at half the rate above ({half:.1f}/s)",
