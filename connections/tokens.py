@@ -45,9 +45,8 @@ from datetime import datetime, timedelta, timezone
 from typing import AsyncIterator, Awaitable, Callable
 
 from redis.exceptions import LockError, RedisError
-from sqlalchemy import update
+from sqlalchemy import Row, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import select
 
 from connections.parked_pair import DELETE_IF_EQUAL, ParkedPairs
 from models import ZoomConnection, utcnow
@@ -90,6 +89,11 @@ KEY_NOT_LOADED = "key_not_loaded"
 _EXPIRED_NOW = (REFRESH_FAILED, REFRESH_RESPONSE_LOST, TOKEN_UNDECRYPTABLE)
 
 S2S_BINDING = {"table": "redis", "row_id": "s2s", "field": "access_token"}
+
+# The row as the token manager reads it: a Core row (attribute access like the model's, without
+# building an ORM object per read).
+_CONNECTIONS = ZoomConnection.__table__
+StoredRow = Row
 
 
 class ConnectionUnavailable(Exception):
@@ -220,29 +224,82 @@ class TokenManager:
             except DecryptionError:
                 pass  # forgetting it is harmless; the next use finds it undecryptable
         past = datetime(2000, 1, 1, tzinfo=timezone.utc)
-        async with self._services.db.session() as s:
-            await s.exec(
+        async with self._services.db.autocommit() as c:
+            await c.execute(
                 update(ZoomConnection)
                 .where(ZoomConnection.id == connection_id,
                        ZoomConnection.token_version == row.token_version)
                 .values(access_expires_at=past)
             )
-            await s.commit()
 
-    async def refresh(self, connection_id: str, *, force: bool = False) -> str:
+    async def refresh(self, connection_id: str, *, force: bool = False,
+                      seen_version: int | None = None) -> str:
         """Refresh if due (or `force`), for the scheduled workflow; returns an outcome label
-        (REFRESHED, NOT_DUE, EXPIRED, TRANSIENT_FAILURE, NOT_ACTIVE) instead of raising."""
+        (REFRESHED, NOT_DUE, EXPIRED, TRANSIENT_FAILURE, NOT_ACTIVE) instead of raising.
+
+        `seen_version`: the token_version the caller read when it chose this connection (the
+        sweep's page); a forced refresh accepts one another worker finished since then."""
         row = await self._load(connection_id)
         if row is None or row.status != "active":
             return NOT_ACTIVE
         if not force and self._fresh(row, self.REFRESH_AHEAD):
             return NOT_DUE
+        return await self._outcome(connection_id, self._refresh_locked(
+            connection_id,
+            due_within=None if force else self.REFRESH_AHEAD,
+            seen_version=row.token_version if seen_version is None else seen_version,
+        ))
+
+    async def refresh_many(self, due: list[tuple[str, bool, int]]) -> dict[str, str]:
+        """`refresh` for several connections at once, (id, force, seen_version) each: the
+        keep-alive's page, a few at a time. Their outcome labels by id.
+
+        The same lock, re-read and version check as `refresh`, in fewer round trips: every lock
+        is tried at once, then one query re-reads all the locked rows and one MGET looks for their
+        parked pairs (both under the locks). A connection whose lock is taken or that has a
+        parked pair goes through `refresh` alone (it waits for the lock, or stores the pair)."""
+        locks = {cid: self._lock(refresh_lock_key(cid)) for cid, _, _ in due}
+        tried = await asyncio.gather(*(self._try_lock(lock) for lock in locks.values()),
+                                     return_exceptions=True)
+        held = {cid for cid, got in zip(locks, tried) if got is True}
+        outcomes = {cid: TRANSIENT_FAILURE for cid, got in zip(locks, tried)
+                    if isinstance(got, BaseException)}
+        alone = [item for item in due if item[0] not in held and item[0] not in outcomes]
+        work = []
         try:
-            _, _, refreshed = await self._refresh_locked(
-                connection_id,
-                due_within=None if force else self.REFRESH_AHEAD,
-                seen_version=row.token_version,
-            )
+            rows, parked = {}, set()
+            if held:
+                rows = await self._load_many(sorted(held))
+                parked = await self._parked_among(sorted(held))
+            for cid, force, seen in due:
+                if cid not in held:
+                    continue
+                held.discard(cid)
+                if cid in parked:
+                    await self._release(locks[cid])
+                    alone.append((cid, force, seen))
+                    continue
+                done = self._done_by_another(None if force else self.REFRESH_AHEAD, seen)
+                work.append((cid, self._holding(locks[cid], cid, done, rows.get(cid))))
+        except ZoomTransientError as exc:
+            log.warning("zoom token refresh of %d connections failed, will retry: %s",
+                        len(held), exc)
+            outcomes.update((cid, TRANSIENT_FAILURE) for cid in held)
+        finally:
+            # Locks not handed to a refresh (the read failed, or we were cancelled) are freed now
+            # rather than left to expire after LOCK_TIMEOUT.
+            for cid in held:
+                await self._release(locks[cid])
+        results = await asyncio.gather(
+            *(self._outcome(cid, refreshing) for cid, refreshing in work),
+            *(self.refresh(cid, force=force, seen_version=seen) for cid, force, seen in alone))
+        outcomes.update(zip([cid for cid, _ in work] + [cid for cid, _, _ in alone], results))
+        return outcomes
+
+    async def _outcome(self, connection_id: str, refreshing: Awaitable[tuple[str, int, bool]]) -> str:
+        """The outcome label of one refresh under way."""
+        try:
+            _, _, refreshed = await refreshing
             return REFRESHED if refreshed else NOT_DUE
         except ConnectionUnavailable as exc:
             if exc.detail == KEY_NOT_LOADED:
@@ -382,11 +439,7 @@ class TokenManager:
 
         `due_within` None means forced; then `seen_version` lets a forced refresh that waited for
         the lock accept a refresh another worker finished meanwhile instead of doing a second."""
-        def done_by_another(row: ZoomConnection) -> bool:
-            if due_within is not None:
-                return self._fresh(row, due_within)
-            return row.token_version != seen_version and self._fresh(row, self.MARGIN)
-
+        done_by_another = self._done_by_another(due_within, seen_version)
         lock = self._lock(refresh_lock_key(connection_id))
         deadline = asyncio.get_running_loop().time() + self.LOCK_WAIT
         # Waiters poll the row as well as the lock: when the holder has saved a fresh token,
@@ -402,12 +455,27 @@ class TokenManager:
             self._require_active(row)
             if done_by_another(row):
                 return (*await self._stored_access(row), False)
-        # From here on the work is its own task, shielded from the caller's cancellation: it
-        # releases the lock only once whatever Zoom answered is saved (or known to be useless).
-        work = asyncio.ensure_future(self._refresh_holding(lock, connection_id, done_by_another))
+        return await self._holding(lock, connection_id, done_by_another)
+
+    def _done_by_another(self, due_within: timedelta | None,
+                         seen_version: int | None) -> Callable[[StoredRow], bool]:
+        """Whether a row read under the lock needs no refresh from us any more."""
+        def done_by_another(row: StoredRow) -> bool:
+            if due_within is not None:
+                return self._fresh(row, due_within)
+            return row.token_version != seen_version and self._fresh(row, self.MARGIN)
+        return done_by_another
+
+    def _holding(self, lock, connection_id: str, done_by_another: Callable[[StoredRow], bool],
+                 read_under_lock: StoredRow | None = None) -> Awaitable[tuple[str, int, bool]]:
+        """Start the refresh of a connection whose lock we hold. From here on the work is its
+        own task, shielded from the caller's cancellation: it releases the lock only once
+        whatever Zoom answered is saved (or known to be useless)."""
+        work = asyncio.ensure_future(
+            self._refresh_holding(lock, connection_id, done_by_another, read_under_lock))
         self._inflight.add(work)
         work.add_done_callback(self._settled)
-        return await asyncio.shield(work)
+        return asyncio.shield(work)
 
     async def _try_lock(self, lock) -> bool:
         """One non-blocking try for the refresh lock. Redis away (down, or not answering within
@@ -429,16 +497,20 @@ class TokenManager:
             task.exception()  # a caller that went away never reads it; don't log it as lost
 
     async def _refresh_holding(
-        self, lock, connection_id: str, done_by_another: Callable[[ZoomConnection], bool]
+        self, lock, connection_id: str, done_by_another: Callable[[StoredRow], bool],
+        read_under_lock: StoredRow | None = None,
     ) -> tuple[str, int, bool]:
+        """`read_under_lock`: the row as `refresh_many` read it once it held the lock, having
+        found no parked pair for it."""
         try:
             # Re-read under the lock: another worker may have refreshed since we looked.
-            row = await self._load(connection_id)
+            row = read_under_lock or await self._load(connection_id)
             self._require_active(row)
             try:
                 # A pair an earlier holder got from Zoom but could not store comes first: the
                 # refresh token in the row is already dead.
-                row = await self._finish_parked(row, lock)
+                if read_under_lock is None:
+                    row = await self._finish_parked(row, lock)
                 if done_by_another(row):
                     return (*await self._stored_access(row), False)
                 tokens = await self._call_refresh(row, lock)
@@ -603,9 +675,8 @@ class TokenManager:
         for attempt in range(1, self.SAVE_ATTEMPTS + 1):
             try:
                 async with asyncio.timeout(self.DB_CALL_TIMEOUT):
-                    async with self._services.db.session() as s:
-                        result = await s.exec(statement)
-                        await s.commit()
+                    async with self._services.db.autocommit() as c:
+                        result = await c.execute(statement)
                 break
             except (SQLAlchemyError, OSError, TimeoutError) as exc:
                 # A save that timed out may still have committed: the next attempt's CAS then
@@ -650,42 +721,57 @@ class TokenManager:
             log.warning("zoom connection %s: could not revoke the pair a refresh got during its "
                         "disconnect: %s", connection_id, exc)
 
-    async def _count_failure(self, row: ZoomConnection) -> None:
-        async with self._services.db.session() as s:
-            await s.exec(
+    async def _count_failure(self, row: StoredRow) -> None:
+        async with self._services.db.autocommit() as c:
+            await c.execute(
                 update(ZoomConnection)
                 .where(ZoomConnection.id == row.id)
                 .values(consecutive_failures=ZoomConnection.consecutive_failures + 1)
             )
-            await s.commit()
 
     async def _expire(self, connection_id: str, reason: str, *, expected_version: int | None) -> bool:
         """active → expired with `reason`, tokens destroyed; False when nothing matched."""
         conditions = [ZoomConnection.id == connection_id, ZoomConnection.status == "active"]
         if expected_version is not None:
             conditions.append(ZoomConnection.token_version == expected_version)
-        async with self._services.db.session() as s:
-            result = await s.exec(
+        async with self._services.db.autocommit() as c:
+            result = await c.execute(
                 update(ZoomConnection)
                 .where(*conditions)
                 .values(**tokens_destroyed("expired", reason, utcnow()))
             )
-            await s.commit()
         return result.rowcount == 1
 
     # --- helpers ------------------------------------------------------------------------------
 
-    async def _load(self, connection_id: str) -> ZoomConnection | None:
+    async def _load(self, connection_id: str) -> StoredRow | None:
+        rows = await self._load_many([connection_id])
+        return rows.get(connection_id)
+
+    async def _load_many(self, connection_ids: list[str]) -> dict[str, StoredRow]:
+        """The rows by id (absent ones left out), in one query."""
         # Bounded, so a hung database cannot hold a refresh (and its lock) unnoticed.
         try:
             async with asyncio.timeout(self.DB_CALL_TIMEOUT):
-                async with self._services.db.session() as s:
-                    return (await s.exec(
-                        select(ZoomConnection).where(ZoomConnection.id == connection_id)
-                    )).first()
+                async with self._services.db.autocommit() as c:
+                    rows = (await c.execute(
+                        select(_CONNECTIONS).where(_CONNECTIONS.c.id.in_(connection_ids))
+                    )).all()
         except TimeoutError:
             raise ZoomTransientError(
                 f"the database did not answer within {self.DB_CALL_TIMEOUT:g} s") from None
+        return {row.id: row for row in rows}
+
+    async def _parked_among(self, connection_ids: list[str]) -> set[str]:
+        """Which of these connections have a parked pair (one MGET); Redis away is transient:
+        nothing may be sent to Zoom before we know."""
+        try:
+            async with asyncio.timeout(self.REDIS_CALL_TIMEOUT):
+                return await self._parked.present(connection_ids)
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise ZoomTransientError(
+                f"Redis did not answer ({type(exc).__name__}); the Zoom token is not refreshed "
+                "until it does") from None
 
     async def _drop_parked(self, connection_id: str, parked: bytes) -> None:
         try:
