@@ -86,5 +86,12 @@ class ParkedPairs:
         found = await self._redis.mget([parked_pair_key(cid) for cid in connection_ids])
         return {cid for cid, ciphertext in zip(connection_ids, found) if ciphertext is not None}
 
+    async def drop_many(self, parked: list[tuple[str, bytes]]) -> None:
+        """`drop` for several (connection id, ciphertext), in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for connection_id, ciphertext in parked:
+                pipe.eval(DELETE_IF_EQUAL, 1, parked_pair_key(connection_id), ciphertext)
+            await pipe.execute()
+
     async def drop(self, connection_id: str, ciphertext: bytes) -> None:
         await self._redis.eval(DELETE_IF_EQUAL, 1, parked_pair_key(connection_id), ciphertext)

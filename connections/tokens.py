@@ -49,6 +49,19 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from connections.parked_pair import DELETE_IF_EQUAL, ParkedPairs
+from connections.token_batch import BatchRefresh
+from connections.token_outcomes import (  # noqa: F401 (the labels are imported from here)
+    ACCESS_FIELD,
+    REFRESH_FIELD,
+    TABLE,
+    EXPIRED,
+    NOT_ACTIVE,
+    NOT_DUE,
+    REFRESHED,
+    TRANSIENT_FAILURE,
+    RowChanged as _RowChanged,
+    refresh_lock_key,
+)
 from models import ZoomConnection, utcnow
 from token_cipher import DecryptionError
 from zoom.client import ZoomApi
@@ -67,17 +80,6 @@ if TYPE_CHECKING:
     from services import Services
 
 log = logging.getLogger("token_manager")
-
-TABLE = "zoom_connections"
-ACCESS_FIELD = "access_token_enc"
-REFRESH_FIELD = "refresh_token_enc"
-
-# Outcome labels of `refresh()`, for the scheduled refresh workflow.
-REFRESHED = "refreshed"
-NOT_DUE = "not_due"
-EXPIRED = "expired"  # the grant is dead: the connection was marked expired just now
-TRANSIENT_FAILURE = "transient_failure"  # Zoom or the network failed; try again later
-NOT_ACTIVE = "not_active"  # nothing to refresh: not connected, disconnected, expired, revoked
 
 # Status reasons this module writes.
 REFRESH_FAILED = "refresh_failed"
@@ -145,14 +147,6 @@ class OrgZoomApi(ZoomApi):
     token_version: int | None = None
 
 
-class _RowChanged(Exception):
-    """The row's token_version moved while a refresh was in flight."""
-
-
-def refresh_lock_key(connection_id: str) -> str:
-    return f"zoom:refresh-lock:{connection_id}"
-
-
 def s2s_cache_key(settings) -> str:
     """Where the shared S2S token lives in Redis. A token belongs to one issuer, account and app,
     so the key names them (hashed): changed credentials never pick up a stale token."""
@@ -161,7 +155,7 @@ def s2s_cache_key(settings) -> str:
     return f"zoom:s2s:{hashlib.sha256(identity.encode()).hexdigest()[:16]}:access_token"
 
 
-class TokenManager:
+class TokenManager(BatchRefresh):
     # A token handed out stays valid at least this long: long enough for any one Zoom call.
     MARGIN = timedelta(minutes=5)
     # The scheduled refresh renews tokens of connections with a Zoom call due that expire within
@@ -250,52 +244,6 @@ class TokenManager:
             seen_version=row.token_version if seen_version is None else seen_version,
         ))
 
-    async def refresh_many(self, due: list[tuple[str, bool, int]]) -> dict[str, str]:
-        """`refresh` for several connections at once, (id, force, seen_version) each: the
-        keep-alive's page, a few at a time. Their outcome labels by id.
-
-        The same lock, re-read and version check as `refresh`, in fewer round trips: every lock
-        is tried at once, then one query re-reads all the locked rows and one MGET looks for their
-        parked pairs (both under the locks). A connection whose lock is taken or that has a
-        parked pair goes through `refresh` alone (it waits for the lock, or stores the pair)."""
-        locks = {cid: self._lock(refresh_lock_key(cid)) for cid, _, _ in due}
-        tried = await asyncio.gather(*(self._try_lock(lock) for lock in locks.values()),
-                                     return_exceptions=True)
-        held = {cid for cid, got in zip(locks, tried) if got is True}
-        outcomes = {cid: TRANSIENT_FAILURE for cid, got in zip(locks, tried)
-                    if isinstance(got, BaseException)}
-        alone = [item for item in due if item[0] not in held and item[0] not in outcomes]
-        work = []
-        try:
-            rows, parked = {}, set()
-            if held:
-                rows = await self._load_many(sorted(held))
-                parked = await self._parked_among(sorted(held))
-            for cid, force, seen in due:
-                if cid not in held:
-                    continue
-                held.discard(cid)
-                if cid in parked:
-                    await self._release(locks[cid])
-                    alone.append((cid, force, seen))
-                    continue
-                done = self._done_by_another(None if force else self.REFRESH_AHEAD, seen)
-                work.append((cid, self._holding(locks[cid], cid, done, rows.get(cid))))
-        except ZoomTransientError as exc:
-            log.warning("zoom token refresh of %d connections failed, will retry: %s",
-                        len(held), exc)
-            outcomes.update((cid, TRANSIENT_FAILURE) for cid in held)
-        finally:
-            # Locks not handed to a refresh (the read failed, or we were cancelled) are freed now
-            # rather than left to expire after LOCK_TIMEOUT.
-            for cid in held:
-                await self._release(locks[cid])
-        results = await asyncio.gather(
-            *(self._outcome(cid, refreshing) for cid, refreshing in work),
-            *(self.refresh(cid, force=force, seen_version=seen) for cid, force, seen in alone))
-        outcomes.update(zip([cid for cid, _ in work] + [cid for cid, _, _ in alone], results))
-        return outcomes
-
     async def _outcome(self, connection_id: str, refreshing: Awaitable[tuple[str, int, bool]]) -> str:
         """The outcome label of one refresh under way."""
         try:
@@ -309,6 +257,13 @@ class TokenManager:
             log.warning("zoom token refresh of connection %s failed, will retry: %s",
                         connection_id, exc)
             return TRANSIENT_FAILURE
+
+    async def _as_it_is_now(self, connection_id: str) -> tuple[str, int]:
+        """A reconnect or disconnect wrote the row while Zoom was answering: whatever Zoom said
+        was about tokens no longer stored, and the row as it is now is the truth."""
+        current = await self._load(connection_id)
+        self._require_active(current)
+        return await self._stored_access(current)
 
     async def mark_expired(self, connection_id: str, reason: str, *,
                            expected_version: int | None = None) -> bool:
@@ -455,7 +410,7 @@ class TokenManager:
             self._require_active(row)
             if done_by_another(row):
                 return (*await self._stored_access(row), False)
-        return await self._holding(lock, connection_id, done_by_another)
+        return await self._shielded(self._refresh_holding(lock, connection_id, done_by_another))
 
     def _done_by_another(self, due_within: timedelta | None,
                          seen_version: int | None) -> Callable[[StoredRow], bool]:
@@ -466,13 +421,11 @@ class TokenManager:
             return row.token_version != seen_version and self._fresh(row, self.MARGIN)
         return done_by_another
 
-    def _holding(self, lock, connection_id: str, done_by_another: Callable[[StoredRow], bool],
-                 read_under_lock: StoredRow | None = None) -> Awaitable[tuple[str, int, bool]]:
-        """Start the refresh of a connection whose lock we hold. From here on the work is its
-        own task, shielded from the caller's cancellation: it releases the lock only once
-        whatever Zoom answered is saved (or known to be useless)."""
-        work = asyncio.ensure_future(
-            self._refresh_holding(lock, connection_id, done_by_another, read_under_lock))
+    def _shielded(self, holding: Awaitable) -> Awaitable:
+        """Run the work of a lock holder as its own task, shielded from the caller's
+        cancellation: it releases the lock only once whatever Zoom answered is saved (or known
+        to be useless)."""
+        work = asyncio.ensure_future(holding)
         self._inflight.add(work)
         work.add_done_callback(self._settled)
         return asyncio.shield(work)
@@ -497,20 +450,16 @@ class TokenManager:
             task.exception()  # a caller that went away never reads it; don't log it as lost
 
     async def _refresh_holding(
-        self, lock, connection_id: str, done_by_another: Callable[[StoredRow], bool],
-        read_under_lock: StoredRow | None = None,
+        self, lock, connection_id: str, done_by_another: Callable[[StoredRow], bool]
     ) -> tuple[str, int, bool]:
-        """`read_under_lock`: the row as `refresh_many` read it once it held the lock, having
-        found no parked pair for it."""
         try:
             # Re-read under the lock: another worker may have refreshed since we looked.
-            row = read_under_lock or await self._load(connection_id)
+            row = await self._load(connection_id)
             self._require_active(row)
             try:
                 # A pair an earlier holder got from Zoom but could not store comes first: the
                 # refresh token in the row is already dead.
-                if read_under_lock is None:
-                    row = await self._finish_parked(row, lock)
+                row = await self._finish_parked(row, lock)
                 if done_by_another(row):
                     return (*await self._stored_access(row), False)
                 tokens = await self._call_refresh(row, lock)
@@ -519,11 +468,7 @@ class TokenManager:
                 access = await self._save_rotated(row, tokens, received_at, lock, parked)
                 return access, row.token_version + 1, True
             except _RowChanged:
-                # A reconnect or disconnect wrote the row while Zoom was answering: whatever Zoom
-                # said was about tokens no longer stored, and the row as it is now is the truth.
-                current = await self._load(connection_id)
-                self._require_active(current)
-                return (*await self._stored_access(current), False)
+                return (*await self._as_it_is_now(connection_id), False)
         finally:
             await self._release(lock)
 
