@@ -49,7 +49,8 @@ IDLE_REFRESH_AFTER = timedelta(days=30)
 # hour after its planned end: interviews overrun).
 CALL_SOON = timedelta(hours=1)
 OVERRUN_MINUTES = 60
-# Refreshes in flight at once per page: gentle on Zoom's token endpoint and the DB pool (10).
+# Refreshes in flight at once, and the size of a batch the token manager locks, re-reads and saves
+# together (connections/token_batch.py): gentle on Zoom's token endpoint and the DB pool (10).
 CONCURRENCY = 10
 
 _BEFORE_OR_DURING_CALL = (BookingStatus.SCHEDULING, BookingStatus.SCHEDULED, BookingStatus.IN_PROGRESS)
