@@ -35,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from connections.token_outcomes import (
     ACCESS_FIELD,
     REFRESH_FIELD,
+    ERROR,
     REFRESHED,
     TABLE,
     TRANSIENT_FAILURE,
@@ -77,18 +78,15 @@ class BatchRefresh:
         tried = await asyncio.gather(*(self._try_lock(lock) for lock in locks.values()),
                                      return_exceptions=True)
         outcomes: dict[str, str] = {}
-        held, alone = {}, []
-        for item, got in zip(due, tried):
-            if got is True:
-                held[item[0]] = item
-            elif isinstance(got, ZoomTransientError):  # Redis away: nothing was sent to Zoom
-                outcomes[item[0]] = TRANSIENT_FAILURE
-            elif isinstance(got, BaseException):
-                raise got
-            else:
-                alone.append(item)
+        held = {item[0]: item for item, got in zip(due, tried) if got is True}
+        alone = [item for item, got in zip(due, tried) if got is False]
         batch: list[_Held] = []
         try:
+            for item, got in zip(due, tried):
+                if isinstance(got, ZoomTransientError):  # Redis away: nothing was sent to Zoom
+                    outcomes[item[0]] = TRANSIENT_FAILURE
+                elif isinstance(got, BaseException):
+                    raise got
             if held:
                 ids = sorted(held)
                 rows = await self._load_many(ids)
@@ -102,7 +100,7 @@ class BatchRefresh:
                         batch.append(_Held(cid, locks[cid], rows.get(cid), done))
         except ZoomTransientError as exc:
             log.warning("zoom token refresh of %d connections failed, will retry: %s",
-                              len(held), exc)
+                        len(held), exc)
             outcomes.update((cid, TRANSIENT_FAILURE) for cid in held)
         finally:
             # Locks not handed to the batch (a parked pair, a failed read, a cancel) are freed
@@ -111,7 +109,8 @@ class BatchRefresh:
             await asyncio.gather(*(self._release(locks[cid]) for cid in held if cid not in handed))
         results = await asyncio.gather(
             self._shielded(self._batch_holding(batch)),
-            *(self.refresh(cid, force=force, seen_version=seen) for cid, force, seen in alone))
+            *(self._settle(cid, self.refresh(cid, force=force, seen_version=seen))
+              for cid, force, seen in alone))
         outcomes.update(results[0])
         outcomes.update((cid, label) for (cid, _, _), label in zip(alone, results[1:]))
         return outcomes
@@ -134,7 +133,11 @@ class BatchRefresh:
                 except RowChanged:
                     return (*await self._as_it_is_now(held.id), False)
 
-            labels = await asyncio.gather(*(self._outcome(h.id, rotate(h)) for h in batch))
+            # Every refresh of the batch runs to its end before the locks go (`_settle` keeps
+            # one failure from ending the gather): a lock released while its refresh token is
+            # at Zoom would let another worker send the same one.
+            labels = await asyncio.gather(*(self._settle(h.id, self._outcome(h.id, rotate(h)))
+                                            for h in batch))
             outcomes.update((h.id, label) for h, label in zip(batch, labels))
             if rotated:
                 outcomes.update(await self._save_all(rotated))
@@ -154,26 +157,38 @@ class BatchRefresh:
                 except RowChanged:
                     return (*await self._as_it_is_now(r.held.id), False)
 
-            labels = await asyncio.gather(*(self._outcome(r.held.id, one(r)) for r in rotated))
+            labels = await asyncio.gather(*(self._settle(r.held.id, self._outcome(r.held.id, one(r)))
+                                            for r in rotated))
             return {r.held.id: label for r, label in zip(rotated, labels)}
         await self._drop_parked_many([(r.held.id, r.parked) for r in rotated if r.parked])
         outcomes = {}
         for r in rotated:
             if r.held.id in saved:
                 log.info("zoom connection %s refreshed (token version %d)", r.held.id,
-                               r.held.row.token_version + 1)
+                         r.held.row.token_version + 1)
                 outcomes[r.held.id] = REFRESHED
                 continue
             # The pair belongs to a grant the row no longer holds (as in `_save_rotated`).
             log.warning("zoom connection %s changed during refresh; new tokens discarded",
-                              r.held.id)
-            await self._revoke_if_disconnected(r.held.id, r.tokens.access_token.get_secret_value())
+                        r.held.id)
 
-            async def as_now(cid=r.held.id) -> tuple[str, int, bool]:
-                return (*await self._as_it_is_now(cid), False)
+            async def as_now(r=r) -> tuple[str, int, bool]:
+                await self._revoke_if_disconnected(r.held.id, r.tokens.access_token.get_secret_value())
+                return (*await self._as_it_is_now(r.held.id), False)
 
-            outcomes[r.held.id] = await self._outcome(r.held.id, as_now())
+            outcomes[r.held.id] = await self._settle(r.held.id, self._outcome(r.held.id, as_now()))
         return outcomes
+
+    async def _settle(self, connection_id: str, labelled) -> str:
+        """An outcome label, or `error` (logged) when something unforeseen broke this one
+        connection's refresh: the others of the batch go on."""
+        try:
+            return await labelled
+        except Exception as exc:
+            # Zoom errors carry no token (zoom.errors scrubs them), so the type and text are safe.
+            log.warning("keep-alive refresh of connection %s failed: %s: %s", connection_id,
+                        type(exc).__name__, str(exc)[:200])
+            return ERROR
 
     async def _save_batch(self, rotated: list[_Rotated]) -> set[str] | None:
         """One UPDATE storing every pair, each row compare-and-swapped on its token_version;

@@ -15,6 +15,7 @@ NOT_DUE = "not_due"
 EXPIRED = "expired"  # the grant is dead: the connection was marked expired just now
 TRANSIENT_FAILURE = "transient_failure"  # Zoom or the network failed; try again later
 NOT_ACTIVE = "not_active"  # nothing to refresh: not connected, disconnected, expired, revoked
+ERROR = "error"  # something unforeseen (logged); the keep-alive counts it and goes on
 
 
 class RowChanged(Exception):
