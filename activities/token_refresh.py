@@ -49,7 +49,8 @@ IDLE_REFRESH_AFTER = timedelta(days=30)
 # hour after its planned end: interviews overrun).
 CALL_SOON = timedelta(hours=1)
 OVERRUN_MINUTES = 60
-# Refreshes in flight at once per page: gentle on Zoom's token endpoint and the DB pool (10).
+# Refreshes in flight at once, and the size of a batch the token manager locks, re-reads and saves
+# together (connections/token_batch.py): gentle on Zoom's token endpoint and the DB pool (10).
 CONCURRENCY = 10
 
 _BEFORE_OR_DURING_CALL = (BookingStatus.SCHEDULING, BookingStatus.SCHEDULED, BookingStatus.IN_PROGRESS)
@@ -109,7 +110,8 @@ class TokenRefreshActivities:
             rows = list(
                 (
                     await s.exec(
-                        select(ZoomConnection.id, _idle_since() < now - IDLE_REFRESH_AFTER)
+                        select(ZoomConnection.id, _idle_since() < now - IDLE_REFRESH_AFTER,
+                               ZoomConnection.token_version)
                         .where(ZoomConnection.id > page.after_id, due_filter(now))
                         .order_by(ZoomConnection.id)
                         # One more than the page: is there a next page, without an empty
@@ -120,41 +122,40 @@ class TokenRefreshActivities:
             )
         more, rows = len(rows) > page.limit, rows[: page.limit]
         outcomes: Counter[str] = Counter()
-        gate = asyncio.Semaphore(CONCURRENCY)
-
-        async def refresh_one(connection_id: str, idle: bool) -> None:
-            async with gate:
-                # An idle connection may still hold a valid access token, which the manager
-                # would call not_due; `force` refreshes it anyway, yet still accepts a refresh
-                # another caller finished meanwhile (token_version check) instead of a second.
-                outcome = await self._refresh(connection_id, force=idle)
-            outcomes[outcome] += 1
-            TOKEN_REFRESH.labels(outcome).inc()
-            activity.heartbeat(sum(outcomes.values()))
-
         async with heartbeating(details=lambda: (sum(outcomes.values()),)):
-            await asyncio.gather(*(refresh_one(cid, idle) for cid, idle in rows))
+            # CONCURRENCY connections at a time, each batch locked and re-read together (one
+            # query, one MGET) rather than one connection at a time (bench/README.md).
+            for i in range(0, len(rows), CONCURRENCY):
+                for outcome in (await self._refresh(rows[i:i + CONCURRENCY])).values():
+                    outcomes[outcome] += 1
+                    TOKEN_REFRESH.labels(outcome).inc()
+                activity.heartbeat(sum(outcomes.values()))
         return SweepPageResult(
             selected=len(rows),
             outcomes=dict(outcomes),
             next_after_id=rows[-1][0] if more else None,
         )
 
-    async def _refresh(self, connection_id: str, *, force: bool) -> str:
-        """One connection's outcome label; a failure of one row never stops the page."""
+    async def _refresh(self, batch) -> dict[str, str]:
+        """Outcome labels of a batch of (id, idle, token_version) rows; a failure of one batch
+        never stops the page."""
         try:
+            # An idle connection may still hold a valid access token, which the manager would
+            # call not_due; `force` refreshes it anyway, yet still accepts a refresh another
+            # caller finished since the page was read (token_version check) instead of a second.
             # A dead grant comes back as `expired`: the manager has marked the connection
             # expired (status_reason refresh_failed), which the Integrations page explains.
-            return await self._services.tokens.refresh(connection_id, force=force)
+            return await self._services.tokens.refresh_many(
+                [(cid, idle, version) for cid, idle, version in batch])
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             # Zoom errors carry no token (zoom.errors scrubs them), so the type and text are safe.
             activity.logger.warning(
-                "keep-alive refresh of connection %s failed: %s: %s",
-                connection_id, type(exc).__name__, str(exc)[:200],
+                "keep-alive refresh of connections %s failed: %s: %s",
+                ", ".join(cid for cid, _, _ in batch), type(exc).__name__, str(exc)[:200],
             )
-            return "error"
+            return {cid: "error" for cid, _, _ in batch}
 
     @activity.defn(name="report_token_sweep")
     @beats

@@ -81,5 +81,17 @@ class ParkedPairs:
         return ParkedPair(data["replaces_version"], tokens,
                           datetime.fromisoformat(data["received_at"]), ciphertext)
 
+    async def present(self, connection_ids: list[str]) -> set[str]:
+        """Which of these connections have a pair parked, in one round trip."""
+        found = await self._redis.mget([parked_pair_key(cid) for cid in connection_ids])
+        return {cid for cid, ciphertext in zip(connection_ids, found) if ciphertext is not None}
+
+    async def drop_many(self, parked: list[tuple[str, bytes]]) -> None:
+        """`drop` for several (connection id, ciphertext), in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for connection_id, ciphertext in parked:
+                pipe.eval(DELETE_IF_EQUAL, 1, parked_pair_key(connection_id), ciphertext)
+            await pipe.execute()
+
     async def drop(self, connection_id: str, ciphertext: bytes) -> None:
         await self._redis.eval(DELETE_IF_EQUAL, 1, parked_pair_key(connection_id), ciphertext)

@@ -45,11 +45,23 @@ from datetime import datetime, timedelta, timezone
 from typing import AsyncIterator, Awaitable, Callable
 
 from redis.exceptions import LockError, RedisError
-from sqlalchemy import update
+from sqlalchemy import Row, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import select
 
 from connections.parked_pair import DELETE_IF_EQUAL, ParkedPairs
+from connections.token_batch import BatchRefresh
+from connections.token_outcomes import (  # noqa: F401 (the labels are imported from here)
+    ACCESS_FIELD,
+    REFRESH_FIELD,
+    TABLE,
+    EXPIRED,
+    NOT_ACTIVE,
+    NOT_DUE,
+    REFRESHED,
+    TRANSIENT_FAILURE,
+    RowChanged as _RowChanged,
+    refresh_lock_key,
+)
 from models import ZoomConnection, utcnow
 from token_cipher import DecryptionError
 from zoom.client import ZoomApi
@@ -69,17 +81,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("token_manager")
 
-TABLE = "zoom_connections"
-ACCESS_FIELD = "access_token_enc"
-REFRESH_FIELD = "refresh_token_enc"
-
-# Outcome labels of `refresh()`, for the scheduled refresh workflow.
-REFRESHED = "refreshed"
-NOT_DUE = "not_due"
-EXPIRED = "expired"  # the grant is dead: the connection was marked expired just now
-TRANSIENT_FAILURE = "transient_failure"  # Zoom or the network failed; try again later
-NOT_ACTIVE = "not_active"  # nothing to refresh: not connected, disconnected, expired, revoked
-
 # Status reasons this module writes.
 REFRESH_FAILED = "refresh_failed"
 REFRESH_RESPONSE_LOST = "refresh_response_lost"
@@ -90,6 +91,11 @@ KEY_NOT_LOADED = "key_not_loaded"
 _EXPIRED_NOW = (REFRESH_FAILED, REFRESH_RESPONSE_LOST, TOKEN_UNDECRYPTABLE)
 
 S2S_BINDING = {"table": "redis", "row_id": "s2s", "field": "access_token"}
+
+# The row as the token manager reads it: a Core row (attribute access like the model's, without
+# building an ORM object per read).
+_CONNECTIONS = ZoomConnection.__table__
+StoredRow = Row
 
 
 class ConnectionUnavailable(Exception):
@@ -141,14 +147,6 @@ class OrgZoomApi(ZoomApi):
     token_version: int | None = None
 
 
-class _RowChanged(Exception):
-    """The row's token_version moved while a refresh was in flight."""
-
-
-def refresh_lock_key(connection_id: str) -> str:
-    return f"zoom:refresh-lock:{connection_id}"
-
-
 def s2s_cache_key(settings) -> str:
     """Where the shared S2S token lives in Redis. A token belongs to one issuer, account and app,
     so the key names them (hashed): changed credentials never pick up a stale token."""
@@ -157,7 +155,7 @@ def s2s_cache_key(settings) -> str:
     return f"zoom:s2s:{hashlib.sha256(identity.encode()).hexdigest()[:16]}:access_token"
 
 
-class TokenManager:
+class TokenManager(BatchRefresh):
     # A token handed out stays valid at least this long: long enough for any one Zoom call.
     MARGIN = timedelta(minutes=5)
     # The scheduled refresh renews tokens of connections with a Zoom call due that expire within
@@ -220,29 +218,36 @@ class TokenManager:
             except DecryptionError:
                 pass  # forgetting it is harmless; the next use finds it undecryptable
         past = datetime(2000, 1, 1, tzinfo=timezone.utc)
-        async with self._services.db.session() as s:
-            await s.exec(
+        async with self._services.db.autocommit() as c:
+            await c.execute(
                 update(ZoomConnection)
                 .where(ZoomConnection.id == connection_id,
                        ZoomConnection.token_version == row.token_version)
                 .values(access_expires_at=past)
             )
-            await s.commit()
 
-    async def refresh(self, connection_id: str, *, force: bool = False) -> str:
+    async def refresh(self, connection_id: str, *, force: bool = False,
+                      seen_version: int | None = None) -> str:
         """Refresh if due (or `force`), for the scheduled workflow; returns an outcome label
-        (REFRESHED, NOT_DUE, EXPIRED, TRANSIENT_FAILURE, NOT_ACTIVE) instead of raising."""
+        (REFRESHED, NOT_DUE, EXPIRED, TRANSIENT_FAILURE, NOT_ACTIVE) instead of raising.
+
+        `seen_version`: the token_version the caller read when it chose this connection (the
+        sweep's page); a forced refresh accepts one another worker finished since then."""
         row = await self._load(connection_id)
         if row is None or row.status != "active":
             return NOT_ACTIVE
         if not force and self._fresh(row, self.REFRESH_AHEAD):
             return NOT_DUE
+        return await self._outcome(connection_id, self._refresh_locked(
+            connection_id,
+            due_within=None if force else self.REFRESH_AHEAD,
+            seen_version=row.token_version if seen_version is None else seen_version,
+        ))
+
+    async def _outcome(self, connection_id: str, refreshing: Awaitable[tuple[str, int, bool]]) -> str:
+        """The outcome label of one refresh under way."""
         try:
-            _, _, refreshed = await self._refresh_locked(
-                connection_id,
-                due_within=None if force else self.REFRESH_AHEAD,
-                seen_version=row.token_version,
-            )
+            _, _, refreshed = await refreshing
             return REFRESHED if refreshed else NOT_DUE
         except ConnectionUnavailable as exc:
             if exc.detail == KEY_NOT_LOADED:
@@ -252,6 +257,13 @@ class TokenManager:
             log.warning("zoom token refresh of connection %s failed, will retry: %s",
                         connection_id, exc)
             return TRANSIENT_FAILURE
+
+    async def _as_it_is_now(self, connection_id: str) -> tuple[str, int]:
+        """A reconnect or disconnect wrote the row while Zoom was answering: whatever Zoom said
+        was about tokens no longer stored, and the row as it is now is the truth."""
+        current = await self._load(connection_id)
+        self._require_active(current)
+        return await self._stored_access(current)
 
     async def mark_expired(self, connection_id: str, reason: str, *,
                            expected_version: int | None = None) -> bool:
@@ -382,11 +394,7 @@ class TokenManager:
 
         `due_within` None means forced; then `seen_version` lets a forced refresh that waited for
         the lock accept a refresh another worker finished meanwhile instead of doing a second."""
-        def done_by_another(row: ZoomConnection) -> bool:
-            if due_within is not None:
-                return self._fresh(row, due_within)
-            return row.token_version != seen_version and self._fresh(row, self.MARGIN)
-
+        done_by_another = self._done_by_another(due_within, seen_version)
         lock = self._lock(refresh_lock_key(connection_id))
         deadline = asyncio.get_running_loop().time() + self.LOCK_WAIT
         # Waiters poll the row as well as the lock: when the holder has saved a fresh token,
@@ -402,12 +410,25 @@ class TokenManager:
             self._require_active(row)
             if done_by_another(row):
                 return (*await self._stored_access(row), False)
-        # From here on the work is its own task, shielded from the caller's cancellation: it
-        # releases the lock only once whatever Zoom answered is saved (or known to be useless).
-        work = asyncio.ensure_future(self._refresh_holding(lock, connection_id, done_by_another))
+        return await self._shielded(self._refresh_holding(lock, connection_id, done_by_another))
+
+    def _done_by_another(self, due_within: timedelta | None,
+                         seen_version: int | None) -> Callable[[StoredRow], bool]:
+        """Whether a row read under the lock needs no refresh from us any more."""
+        def done_by_another(row: StoredRow) -> bool:
+            if due_within is not None:
+                return self._fresh(row, due_within)
+            return row.token_version != seen_version and self._fresh(row, self.MARGIN)
+        return done_by_another
+
+    def _shielded(self, holding: Awaitable) -> Awaitable:
+        """Run the work of a lock holder as its own task, shielded from the caller's
+        cancellation: it releases the lock only once whatever Zoom answered is saved (or known
+        to be useless)."""
+        work = asyncio.ensure_future(holding)
         self._inflight.add(work)
         work.add_done_callback(self._settled)
-        return await asyncio.shield(work)
+        return asyncio.shield(work)
 
     async def _try_lock(self, lock) -> bool:
         """One non-blocking try for the refresh lock. Redis away (down, or not answering within
@@ -429,7 +450,7 @@ class TokenManager:
             task.exception()  # a caller that went away never reads it; don't log it as lost
 
     async def _refresh_holding(
-        self, lock, connection_id: str, done_by_another: Callable[[ZoomConnection], bool]
+        self, lock, connection_id: str, done_by_another: Callable[[StoredRow], bool]
     ) -> tuple[str, int, bool]:
         try:
             # Re-read under the lock: another worker may have refreshed since we looked.
@@ -447,11 +468,7 @@ class TokenManager:
                 access = await self._save_rotated(row, tokens, received_at, lock, parked)
                 return access, row.token_version + 1, True
             except _RowChanged:
-                # A reconnect or disconnect wrote the row while Zoom was answering: whatever Zoom
-                # said was about tokens no longer stored, and the row as it is now is the truth.
-                current = await self._load(connection_id)
-                self._require_active(current)
-                return (*await self._stored_access(current), False)
+                return (*await self._as_it_is_now(connection_id), False)
         finally:
             await self._release(lock)
 
@@ -603,9 +620,8 @@ class TokenManager:
         for attempt in range(1, self.SAVE_ATTEMPTS + 1):
             try:
                 async with asyncio.timeout(self.DB_CALL_TIMEOUT):
-                    async with self._services.db.session() as s:
-                        result = await s.exec(statement)
-                        await s.commit()
+                    async with self._services.db.autocommit() as c:
+                        result = await c.execute(statement)
                 break
             except (SQLAlchemyError, OSError, TimeoutError) as exc:
                 # A save that timed out may still have committed: the next attempt's CAS then
@@ -650,42 +666,57 @@ class TokenManager:
             log.warning("zoom connection %s: could not revoke the pair a refresh got during its "
                         "disconnect: %s", connection_id, exc)
 
-    async def _count_failure(self, row: ZoomConnection) -> None:
-        async with self._services.db.session() as s:
-            await s.exec(
+    async def _count_failure(self, row: StoredRow) -> None:
+        async with self._services.db.autocommit() as c:
+            await c.execute(
                 update(ZoomConnection)
                 .where(ZoomConnection.id == row.id)
                 .values(consecutive_failures=ZoomConnection.consecutive_failures + 1)
             )
-            await s.commit()
 
     async def _expire(self, connection_id: str, reason: str, *, expected_version: int | None) -> bool:
         """active → expired with `reason`, tokens destroyed; False when nothing matched."""
         conditions = [ZoomConnection.id == connection_id, ZoomConnection.status == "active"]
         if expected_version is not None:
             conditions.append(ZoomConnection.token_version == expected_version)
-        async with self._services.db.session() as s:
-            result = await s.exec(
+        async with self._services.db.autocommit() as c:
+            result = await c.execute(
                 update(ZoomConnection)
                 .where(*conditions)
                 .values(**tokens_destroyed("expired", reason, utcnow()))
             )
-            await s.commit()
         return result.rowcount == 1
 
     # --- helpers ------------------------------------------------------------------------------
 
-    async def _load(self, connection_id: str) -> ZoomConnection | None:
+    async def _load(self, connection_id: str) -> StoredRow | None:
+        rows = await self._load_many([connection_id])
+        return rows.get(connection_id)
+
+    async def _load_many(self, connection_ids: list[str]) -> dict[str, StoredRow]:
+        """The rows by id (absent ones left out), in one query."""
         # Bounded, so a hung database cannot hold a refresh (and its lock) unnoticed.
         try:
             async with asyncio.timeout(self.DB_CALL_TIMEOUT):
-                async with self._services.db.session() as s:
-                    return (await s.exec(
-                        select(ZoomConnection).where(ZoomConnection.id == connection_id)
-                    )).first()
+                async with self._services.db.autocommit() as c:
+                    rows = (await c.execute(
+                        select(_CONNECTIONS).where(_CONNECTIONS.c.id.in_(connection_ids))
+                    )).all()
         except TimeoutError:
             raise ZoomTransientError(
                 f"the database did not answer within {self.DB_CALL_TIMEOUT:g} s") from None
+        return {row.id: row for row in rows}
+
+    async def _parked_among(self, connection_ids: list[str]) -> set[str]:
+        """Which of these connections have a parked pair (one MGET); Redis away is transient:
+        nothing may be sent to Zoom before we know."""
+        try:
+            async with asyncio.timeout(self.REDIS_CALL_TIMEOUT):
+                return await self._parked.present(connection_ids)
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise ZoomTransientError(
+                f"Redis did not answer ({type(exc).__name__}); the Zoom token is not refreshed "
+                "until it does") from None
 
     async def _drop_parked(self, connection_id: str, parked: bytes) -> None:
         try:

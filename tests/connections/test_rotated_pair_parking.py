@@ -1,6 +1,6 @@
 """A rotated pair is never lost when its save fails (issue 16 item 1, promise 3).
 
-Faults are injected in the database session the token manager uses: the UPDATE that stores a
+Faults are injected in the database connections the token manager uses: the UPDATE that stores a
 rotated pair raises, or hangs, for a set number of attempts, while Postgres, Redis and the
 emulator's token endpoint are real. What Zoom saw comes from the emulator's own refresh count.
 """
@@ -44,30 +44,39 @@ class FaultyDb:
     @asynccontextmanager
     async def session(self):
         async with self._db.session() as s:
-            yield _FaultySession(s, self)
+            yield _Faulty(s, self, "exec", s.commit)
+
+    @asynccontextmanager
+    async def autocommit(self):
+        async with self._db.autocommit() as c:
+            yield _Faulty(c, self, "execute", None)
 
 
-class _FaultySession:
-    def __init__(self, session, db: FaultyDb) -> None:
-        self._s, self._db = session, db
+class _Faulty:
+    """A session (`exec`, then commit) or an autocommit connection (`execute`) with faults."""
+
+    def __init__(self, inner, db: FaultyDb, run: str, commit) -> None:
+        self._inner, self._db, self._run, self._commit = inner, db, getattr(inner, run), commit
+        setattr(self, run, self._statement)
 
     def __getattr__(self, name):
-        return getattr(self._s, name)
+        return getattr(self._inner, name)
 
-    async def exec(self, statement, *args, **kw):
+    async def _statement(self, statement, *args, **kw):
         db = self._db
         if db.mode == "hang_reads" and isinstance(statement, Select) and db.failed < db.fail:
             db.failed += 1
             await asyncio.sleep(3600)
         saves_pair = isinstance(statement, Update) and "refresh_token_enc" in str(statement)
         if not saves_pair or db.failed >= db.fail or db.mode == "hang_reads":
-            return await self._s.exec(statement, *args, **kw)
+            return await self._run(statement, *args, **kw)
         db.failed += 1
         if db.mode == "raise":
             raise OperationalError(str(statement), {}, ConnectionResetError("connection reset by peer"))
         if db.mode == "hang_after_commit":
-            result = await self._s.exec(statement, *args, **kw)
-            await self._s.commit()
+            result = await self._run(statement, *args, **kw)
+            if self._commit is not None:
+                await self._commit()
         await asyncio.sleep(3600)
         return result
 
