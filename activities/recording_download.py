@@ -108,19 +108,26 @@ class _Pipeline:
     release the GIL on 1 MiB buffers, so they run side by side."""
 
     def __init__(self, stack: ExitStack) -> None:
-        self.read, self.write, self.hash = (
-            stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix=f"recording-{role}"))
-            for role in ("read", "write", "hash"))
+        self.read, self.write, self.hash = (ThreadPoolExecutor(1, thread_name_prefix=f"recording-{role}")
+                                            for role in ("read", "write", "hash"))
+        for executor in (self.read, self.write, self.hash):
+            # Never waited for on the event loop: reads, writes and hashes in flight are awaited
+            # before the body is left; a connect abandoned by a cancel ends on its own.
+            stack.callback(executor.shutdown, wait=False)
 
 
 async def _copy_body(response: DownloadResponse, pipeline: _Pipeline, handle: PartFile, digest,
                      lease: "_Lease", total: int | None) -> int:
     """The body appended to the part file and the digest; the new offset. Each chunk is counted
-    and heartbeated once it is on disk; a read fails fast, and never outlives this call."""
+    and heartbeated once it is on disk (also while the next read waits on the network); no
+    read, write or hash outlives this call."""
     loop = asyncio.get_running_loop()
     buffers = [aligned_buffer() for _ in range(BUFFERS)]
     offset = handle.offset
-    in_flight: deque[tuple[int, asyncio.Future, asyncio.Future]] = deque()
+    in_flight: deque[tuple[int, asyncio.Future, asyncio.Future]] = deque()  # n, write, hash
+
+    def on_disk() -> bool:
+        return bool(in_flight) and in_flight[0][1].done() and in_flight[0][2].done()
 
     async def settle() -> None:
         nonlocal offset
@@ -132,13 +139,26 @@ async def _copy_body(response: DownloadResponse, pipeline: _Pipeline, handle: Pa
         offset += n
         activity.heartbeat(offset, total)
 
+    async def read(buffer: memoryview) -> int:
+        reading = asyncio.ensure_future(response.readinto(buffer))
+        try:
+            while in_flight and not reading.done():
+                await asyncio.wait((reading, *in_flight[0][1:]), return_when=asyncio.FIRST_COMPLETED)
+                while on_disk():
+                    await settle()
+            return await reading
+        finally:
+            if not reading.done():  # cancelled, or a write failed: the read stops (and is waited for)
+                reading.cancel()
+                await asyncio.gather(reading, return_exceptions=True)
+
     first, turn = offset == 0, 0
     try:
         while True:
-            while in_flight and (len(in_flight) == BUFFERS - 1 or in_flight[0][1].done()):
+            while len(in_flight) == BUFFERS - 1 or on_disk():
                 await settle()  # frees the oldest buffer
             buffer = buffers[turn % BUFFERS]
-            n = await response.readinto(buffer)
+            n = await read(buffer)
             if not n:
                 break
             chunk, turn = buffer[:n], turn + 1
