@@ -20,7 +20,7 @@ What goes wrong with Zoom downloads in the wild (docs/zoom.md#recording-download
   response's Content-Length, each 206 must start where asked and name the same total as the
   answers before it (a file that changed between attempts is not stitched together), and the
   stored size must equal that total.
-Memory stays flat: four 1 MiB buffers, reused. The body is read by a worker thread straight into
+Memory stays flat: four 4 MiB buffers, reused. The body is read by a worker thread straight into
 them (zoom/download_stream.py), and each chunk is written (O_DIRECT where it can,
 models/recording_store.py) and hashed by two more while the next is read, so reading, writing and
 hashing overlap (bench/README.md#downloads).
@@ -46,7 +46,7 @@ from temporalio.exceptions import ApplicationError
 from activities.recordings import host_api
 from metrics import DOWNLOAD_SECONDS, DOWNLOADED_BYTES, DOWNLOADS
 from models import Meeting, RecordingFile, WebhookEvent, utcnow
-from models.recording_store import PartFile, RecordingStore, aligned_buffer
+from models.recording_store import CHUNK, PartFile, RecordingStore, aligned_buffer
 from token_cipher import DecryptionError
 from connections.tokens import ConnectionUnavailable
 from workflows.recording_types import RECORDING_EVENTS, DownloadFileInput, FileFailure, StoredFile
@@ -70,8 +70,11 @@ CONNECT_TIMEOUT = 10.0
 READ_SHARE_OF_LEASE = 1 / 2
 # Dropped connections resumed inside one attempt before Temporal's retry (with backoff) takes over.
 MAX_RESUMES = 3
-# Buffers per download: one being read while up to three are written and hashed.
+# Buffers per download: one being read while up to three are written and hashed. Each holds 4
+# chunks: every hand-over between the event loop and the three threads costs Python work and a
+# thread wake-up, which at 1 MiB per step was a third of the CPU (bench/README.md#downloads).
 BUFFERS = 4
+STEP = 4 * CHUNK
 _HTML_START = (b"<!doctype html", b"<html")
 
 
@@ -122,7 +125,7 @@ async def _copy_body(response: DownloadResponse, pipeline: _Pipeline, handle: Pa
     and heartbeated once it is on disk (also while the next read waits on the network); no
     read, write or hash outlives this call."""
     loop = asyncio.get_running_loop()
-    buffers = [aligned_buffer() for _ in range(BUFFERS)]
+    buffers = [aligned_buffer(STEP) for _ in range(BUFFERS)]
     offset = handle.offset
     in_flight: deque[tuple[int, asyncio.Future, asyncio.Future]] = deque()  # n, write, hash
 
@@ -136,8 +139,9 @@ async def _copy_body(response: DownloadResponse, pipeline: _Pipeline, handle: Pa
         await hashing
         in_flight.popleft()
         DOWNLOADED_BYTES.inc(n)
+        for at in range(min(CHUNK, n), n + CHUNK, CHUNK):  # chunk by chunk, as the part file grew
+            activity.heartbeat(offset + min(at, n), total)
         offset += n
-        activity.heartbeat(offset, total)
 
     async def read(buffer: memoryview) -> int:
         reading = asyncio.ensure_future(response.readinto(buffer))

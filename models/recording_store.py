@@ -85,9 +85,9 @@ class RecordingStore:
         return final
 
 
-def aligned_buffer() -> memoryview:
-    """A CHUNK-sized buffer a part file can write without a copy (page-aligned)."""
-    return memoryview(mmap.mmap(-1, CHUNK))
+def aligned_buffer(size: int = CHUNK) -> memoryview:
+    """A buffer a part file can write without a copy (page-aligned)."""
+    return memoryview(mmap.mmap(-1, size))
 
 
 class PartFile:

@@ -18,6 +18,7 @@ from sqlalchemy import update
 from devstack import free_port
 from models import RecordingFile
 from models.recording_store import CHUNK, PartFile, RecordingStore, aligned_buffer
+from activities.recording_download import STEP
 from tests.recordings.helpers import file_rows, zoom_recording
 from tests.recordings.test_recording_downloads import MIB, Downloads, emulator_log
 from zoom.download_urls import DownloadUrlPolicy, open_download
@@ -25,20 +26,21 @@ from zoom_emulator.files import expected_sha256
 
 
 async def test_a_cancel_mid_body_stops_the_read_and_the_next_attempt_resumes(api, emulator):
-    size = 4 * MIB + 11
+    whole = 2 * STEP  # two of the download's steps reach the disk before the body hangs
+    size = whole + 2 * MIB + 11
     rec = await zoom_recording(api, emulator, [{"file_type": "MP4", "size": size}])
     first = Downloads(api.services)
     ref = (await first.register(rec))["MP4"]
     key = rec.files["MP4"]["file_key"]
     # The body hangs far longer than it takes to cancel, and the read timeout (half the lease)
     # is longer still: only shutting the socket can end the read before the stall does.
-    stall = await emulator.control.add_fault("/rec/files/*", action="stall", after_bytes=2 * MIB + 5,
+    stall = await emulator.control.add_fault("/rec/files/*", action="stall", after_bytes=whole + 5,
                                              stall_ms=10_000, count=1)
     try:
         download = asyncio.create_task(first.download(rec, ref, lease_seconds=60))
         while not any(r["id"] == stall["id"] and r["fired"] for r in await emulator.control.faults()):
             await asyncio.sleep(0.05)
-        while first.heartbeats[-1:] != [2 * MIB]:
+        while first.heartbeats[-1:] != [whole]:
             await asyncio.sleep(0.01)
         download.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -51,15 +53,15 @@ async def test_a_cancel_mid_body_stops_the_read_and_the_next_attempt_resumes(api
         row = (await file_rows(api.services, rec.booking_id))["MP4"]
         store = RecordingStore.from_settings(api.services.settings)
         part = store.part_path(store.relative_path(row.org_id, row.booking_id, row.id, row.file_extension))
-        assert part.stat().st_size == 2 * MIB  # whole chunks only, each heartbeated once on disk
-        assert first.heartbeats == [MIB, 2 * MIB]
+        assert part.stat().st_size == whole  # whole steps only, each heartbeated once on disk
+        assert first.heartbeats == list(range(MIB, whole + 1, MIB))
         # The lease went with the cancel: the next attempt starts at once and resumes.
         second = Downloads(api.services)
         stored = await second.download(rec, ref)
     finally:
         await emulator.control.clear_faults()
     assert stored.size_bytes == size and stored.sha256 == expected_sha256(key, size)
-    assert second.heartbeats == [3 * MIB, 4 * MIB, size]
+    assert second.heartbeats == [whole + MIB, whole + 2 * MIB, size]
     assert ("GET /rec/files/{key}", 206) in await emulator_log(emulator, key)
 
 
