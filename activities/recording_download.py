@@ -20,7 +20,10 @@ What goes wrong with Zoom downloads in the wild (docs/zoom.md#recording-download
   response's Content-Length, each 206 must start where asked and name the same total as the
   answers before it (a file that changed between attempts is not stitched together), and the
   stored size must equal that total.
-Memory stays flat: 1 MiB chunks, written and hashed off the event loop.
+Memory stays flat: four 4 MiB buffers, reused. The body is read by a worker thread straight into
+them (zoom/download_stream.py), and each chunk is written (O_DIRECT where it can,
+models/recording_store.py) and hashed by two more while the next is read, so reading, writing and
+hashing overlap (bench/README.md#downloads).
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ import hashlib
 import logging
 import re
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
-import httpcore._async.http11 as _http11
-import httpx
 from redis.exceptions import LockError
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -42,10 +46,11 @@ from temporalio.exceptions import ApplicationError
 from activities.recordings import host_api
 from metrics import DOWNLOAD_SECONDS, DOWNLOADED_BYTES, DOWNLOADS
 from models import Meeting, RecordingFile, WebhookEvent, utcnow
-from models.recording_store import CHUNK, RecordingStore
+from models.recording_store import CHUNK, PartFile, RecordingStore, aligned_buffer
 from token_cipher import DecryptionError
 from connections.tokens import ConnectionUnavailable
 from workflows.recording_types import RECORDING_EVENTS, DownloadFileInput, FileFailure, StoredFile
+from zoom.download_stream import DownloadConnectionLost, DownloadResponse
 from zoom.download_urls import DownloadUrlPolicy, DownloadUrlRefused, open_download
 from zoom.errors import (ZoomError, ZoomMeetingNotFound, ZoomRecordingNotFound, ZoomTransientError,
                          honoured_retry_after, retry_after_seconds)
@@ -56,14 +61,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from services import Services
 
-# httpcore reads an HTTP/1.1 body 64 KiB per socket read, so a 1 GiB recording took 16,384 trips
-# through httpcore and h11, which held downloads near 210 MiB/s against curl's 900; 1 MiB reads
-# nearly double that (bench/README.md#downloads). The knob is a class attribute rather than public
-# API: if a release drops it nothing breaks, downloads are only slower, and
-# tests/recordings/test_recording_downloads.py says so.
-if hasattr(_http11.AsyncHTTP11Connection, "READ_NUM_BYTES"):
-    _http11.AsyncHTTP11Connection.READ_NUM_BYTES = CHUNK
-
 log = logging.getLogger("recordings.download")
 
 TOKEN_FIELD = {"table": "webhook_events", "field": "download_token_enc"}
@@ -73,6 +70,11 @@ CONNECT_TIMEOUT = 10.0
 READ_SHARE_OF_LEASE = 1 / 2
 # Dropped connections resumed inside one attempt before Temporal's retry (with backoff) takes over.
 MAX_RESUMES = 3
+# Buffers per download: one being read while up to three are written and hashed. Each holds 4
+# chunks: every hand-over between the event loop and the three threads costs Python work and a
+# thread wake-up, which at 1 MiB per step was a third of the CPU (bench/README.md#downloads).
+BUFFERS = 4
+STEP = 4 * CHUNK
 _HTML_START = (b"<!doctype html", b"<html")
 
 
@@ -104,36 +106,76 @@ def _file_refs(payload: dict) -> set[str]:
     return {ZoomFile.model_validate(f).stable_ref() for f in files if isinstance(f, dict)}
 
 
-async def _chunks(response: httpx.Response):
-    """The body in CHUNK-sized pieces. Zoom serves recordings unencoded, so the raw stream is the
-    file: reading it raw and filling our own buffer skips httpx's decoder and re-chunker, which
-    cost most of the throughput. A body with a Content-Encoding still goes through the decoder."""
-    if response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity"):
-        async for chunk in response.aiter_bytes(CHUNK):
-            yield chunk
-        return
-    buffer = bytearray()
-    async for piece in response.aiter_raw():
-        buffer += piece
-        while len(buffer) >= CHUNK:  # whole chunks, so heartbeats stay on 1 MiB boundaries
-            yield bytes(buffer[:CHUNK])
-            del buffer[:CHUNK]
-    if buffer:
-        yield bytes(buffer)
+class _Pipeline:
+    """One thread each reads, writes and hashes (FIFO each, so chunks stay in order); all three
+    release the GIL on 1 MiB buffers, so they run side by side."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self.read, self.write, self.hash = (ThreadPoolExecutor(1, thread_name_prefix=f"recording-{role}")
+                                            for role in ("read", "write", "hash"))
+        for executor in (self.read, self.write, self.hash):
+            # Never waited for on the event loop: reads, writes and hashes in flight are awaited
+            # before the body is left; a connect abandoned by a cancel ends on its own.
+            stack.callback(executor.shutdown, wait=False)
 
 
-def _write(handle, digest, chunk: bytes) -> int:
-    handle.write(chunk)
-    digest.update(chunk)
-    return len(chunk)
+async def _copy_body(response: DownloadResponse, pipeline: _Pipeline, handle: PartFile, digest,
+                     lease: "_Lease", total: int | None) -> int:
+    """The body appended to the part file and the digest; the new offset. Each chunk is counted
+    and heartbeated once it is on disk (also while the next read waits on the network); no
+    read, write or hash outlives this call."""
+    loop = asyncio.get_running_loop()
+    buffers = [aligned_buffer(STEP) for _ in range(BUFFERS)]
+    offset = handle.offset
+    in_flight: deque[tuple[int, asyncio.Future, asyncio.Future]] = deque()  # n, write, hash
 
+    def on_disk() -> bool:
+        return bool(in_flight) and in_flight[0][1].done() and in_flight[0][2].done()
 
-async def _written(writing: asyncio.Future, offset: int, total: int | None) -> int:
-    """Wait for the write in flight; the new offset, counted and heartbeated once on disk."""
-    n = await writing
-    DOWNLOADED_BYTES.inc(n)
-    activity.heartbeat(offset + n, total)
-    return offset + n
+    async def settle() -> None:
+        nonlocal offset
+        n, writing, hashing = in_flight[0]
+        await writing
+        await hashing
+        in_flight.popleft()
+        DOWNLOADED_BYTES.inc(n)
+        for at in range(min(CHUNK, n), n + CHUNK, CHUNK):  # chunk by chunk, as the part file grew
+            activity.heartbeat(offset + min(at, n), total)
+        offset += n
+
+    async def read(buffer: memoryview) -> int:
+        reading = asyncio.ensure_future(response.readinto(buffer))
+        try:
+            while in_flight and not reading.done():
+                await asyncio.wait((reading, *in_flight[0][1:]), return_when=asyncio.FIRST_COMPLETED)
+                while on_disk():
+                    await settle()
+            return await reading
+        finally:
+            if not reading.done():  # cancelled, or a write failed: the read stops (and is waited for)
+                reading.cancel()
+                await asyncio.gather(reading, return_exceptions=True)
+
+    first, turn = offset == 0, 0
+    try:
+        while True:
+            while len(in_flight) == BUFFERS - 1 or on_disk():
+                await settle()  # frees the oldest buffer
+            buffer = buffers[turn % BUFFERS]
+            n = await read(buffer)
+            if not n:
+                break
+            chunk, turn = buffer[:n], turn + 1
+            if first and turn == 1 and _looks_like_html(bytes(chunk)):
+                raise _Refused(FileFailure.HTML_PAGE, "Zoom answered a web page instead of the file.")
+            await lease.keep()  # before the write: a writer that lost the file writes nothing
+            in_flight.append((n, loop.run_in_executor(pipeline.write, handle.write, chunk),
+                              loop.run_in_executor(pipeline.hash, digest.update, chunk)))
+        while in_flight:
+            await settle()
+    finally:  # a failed read or a cancel: the writes in flight finish before the file closes
+        await asyncio.gather(*(f for _, *futures in in_flight for f in futures), return_exceptions=True)
+    return offset
 
 
 class RecordingDownloadActivities:
@@ -232,12 +274,12 @@ class RecordingDownloadActivities:
                                 "token as well.") from None
                 log.info("file %s: %s; getting a fresh download token", row.id, refused.reason)
                 token = None
-            except httpx.TransportError as exc:
+            except DownloadConnectionLost as exc:
                 resets += 1
                 if resets > MAX_RESUMES:
                     raise _fail(FileFailure.CONNECTION_LOST,
-                                f"The connection to Zoom kept dropping ({type(exc).__name__}).") from None
-                log.info("file %s: connection dropped (%s), resuming", row.id, type(exc).__name__)
+                                f"The connection to Zoom kept dropping ({exc}).") from None
+                log.info("file %s: connection dropped (%s), resuming", row.id, exc)
 
     async def _fetch(self, url: str, token: str, part, offset: int, digest, lease: "_Lease",
                      body: "_Body") -> tuple[int, str]:
@@ -246,49 +288,39 @@ class RecordingDownloadActivities:
             headers["Range"] = f"bytes={offset}-"
         # Zoom's file servers only, checked on every redirect hop (zoom/download_urls.py).
         self._url_policy = self._url_policy or DownloadUrlPolicy.from_settings(self._services.settings)
-        async with open_download(self._services.http, url, headers, timeout=lease.read_timeout,
-                                 policy=self._url_policy) as response:
-            status = response.status_code
-            if status in (404, 410):
-                raise _fail(FileFailure.GONE, f"Zoom no longer has this file (HTTP {status}).", final=True)
-            if status in (401, 403):
-                raise _Refused(FileFailure.TOKEN_REFUSED, f"Zoom refused the download token (HTTP {status}).")
-            if status == 416 and offset:
-                # Everything was already there (a crash after the last byte): the size check decides.
-                return offset, digest.hexdigest()
-            if status == 429 or status >= 500:
-                # The next attempt waits as long as the server asked (capped), not the backoff.
-                raise ApplicationError(
-                    f"Zoom's file server answered HTTP {status}.", type=FileFailure.ZOOM_UNAVAILABLE,
-                    next_retry_delay=honoured_retry_after(retry_after_seconds(response)))
-            if status not in (200, 206):
-                raise _fail(FileFailure.FAILED, f"Zoom's file server answered HTTP {status}.")
-            if _is_html(response.headers.get("content-type")):
-                raise _Refused(FileFailure.HTML_PAGE, "Zoom answered a web page instead of the file.")
-            if status == 200 and offset:
-                offset, digest = 0, hashlib.sha256()  # the server ignored the Range: start over
-            length = body.check(status, offset, response.headers, part)
-            start = offset
-            with part.open("ab" if offset else "wb") as handle:
-                # One chunk is written and hashed in a thread while the next is read from the
-                # socket: the two overlap instead of taking turns (bench/README.md#downloads).
-                writing: asyncio.Future | None = None
-                try:
-                    async for chunk in _chunks(response):
-                        if offset == 0 and writing is None and _looks_like_html(chunk):
-                            raise _Refused(FileFailure.HTML_PAGE, "Zoom answered a web page instead of the file.")
-                        if writing is not None:
-                            offset = await _written(writing, offset, body.total)
-                        await lease.keep()  # before the write: a writer that lost the file writes nothing
-                        writing = asyncio.ensure_future(asyncio.to_thread(_write, handle, digest, chunk))
-                    if writing is not None:
-                        offset = await _written(writing, offset, body.total)
-                        writing = None
-                finally:
-                    if writing is not None:  # a failed read: let the write in flight finish first
-                        await asyncio.gather(writing, return_exceptions=True)
+        with ExitStack() as threads:
+            pipeline = _Pipeline(threads)
+            async with open_download(url, headers, connect_timeout=CONNECT_TIMEOUT,
+                                     read_timeout=lease.read_timeout, policy=self._url_policy,
+                                     executor=pipeline.read) as response:
+                status = response.status_code
+                if status in (404, 410):
+                    raise _fail(FileFailure.GONE, f"Zoom no longer has this file (HTTP {status}).", final=True)
+                if status in (401, 403):
+                    raise _Refused(FileFailure.TOKEN_REFUSED, f"Zoom refused the download token (HTTP {status}).")
+                if status == 416 and offset:
+                    # Everything was already there (a crash after the last byte): the size check decides.
+                    return offset, digest.hexdigest()
+                if status == 429 or status >= 500:
+                    # The next attempt waits as long as the server asked (capped), not the backoff.
+                    raise ApplicationError(
+                        f"Zoom's file server answered HTTP {status}.", type=FileFailure.ZOOM_UNAVAILABLE,
+                        next_retry_delay=honoured_retry_after(retry_after_seconds(response)))
+                if status not in (200, 206):
+                    raise _fail(FileFailure.FAILED, f"Zoom's file server answered HTTP {status}.")
+                if _is_html(response.headers.get("content-type")):
+                    raise _Refused(FileFailure.HTML_PAGE, "Zoom answered a web page instead of the file.")
+                if (response.headers.get("content-encoding") or "identity").strip().lower() != "identity":
+                    # Asked for as-is (zoom/download_stream.py); an encoded body is not the file.
+                    raise _fail(FileFailure.FAILED, "Zoom's file server sent the file encoded.")
+                if status == 200 and offset:
+                    offset, digest = 0, hashlib.sha256()  # the server ignored the Range: start over
+                length = body.check(status, offset, response.headers, part)
+                start = offset
+                with PartFile(part, offset) as handle:
+                    offset = await _copy_body(response, pipeline, handle, digest, lease, body.total)
         if length is not None and offset - start != length:
-            raise httpx.RemoteProtocolError(f"the body ended after {offset - start} of {length} bytes")
+            raise DownloadConnectionLost(f"the body ended after {offset - start} of {length} bytes")
         return offset, digest.hexdigest()
 
     async def _webhook_token(self, row: RecordingFile) -> str | None:
@@ -391,7 +423,7 @@ class _Lease:
     def __init__(self, lock, seconds: float) -> None:
         self._lock, self._every = lock, seconds / 3
         self._next = time.monotonic() + self._every
-        self.read_timeout = httpx.Timeout(seconds * READ_SHARE_OF_LEASE, connect=CONNECT_TIMEOUT)
+        self.read_timeout = seconds * READ_SHARE_OF_LEASE
 
     async def keep(self) -> None:
         if time.monotonic() < self._next:

@@ -18,12 +18,15 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import AsyncIterator
 from urllib.parse import urljoin
 
 import httpx
+
+from zoom.download_stream import DownloadResponse
 
 MAX_REDIRECTS = 5
 DEFAULT_DOWNLOAD_HOSTS = ("zoom.us", "zoomgov.com")
@@ -83,10 +86,11 @@ class DownloadUrlPolicy:
 
 
 @asynccontextmanager
-async def open_download(http: httpx.AsyncClient, url: str, headers: dict[str, str], *,
-                        timeout: httpx.Timeout, policy: DownloadUrlPolicy
-                        ) -> AsyncIterator[httpx.Response]:
-    """GET `url` as a stream, following redirects by hand so each hop is checked first.
+async def open_download(url: str, headers: dict[str, str], *, connect_timeout: float,
+                        read_timeout: float, policy: DownloadUrlPolicy, executor: Executor
+                        ) -> AsyncIterator[DownloadResponse]:
+    """GET `url` (zoom/download_stream.py), following redirects by hand so each hop is checked
+    first; the reads of each hop run on `executor`.
 
     The Authorization header goes only to the origin it was meant for (as httpx does itself):
     a redirect to another host gets the request without it."""
@@ -98,16 +102,15 @@ async def open_download(http: httpx.AsyncClient, url: str, headers: dict[str, st
         first_origin = first_origin or origin
         if origin != first_origin:
             sent = {k: v for k, v in sent.items() if k.lower() != "authorization"}
-        request = http.build_request("GET", current, headers=sent, timeout=timeout)
-        response = await http.send(request, stream=True, follow_redirects=False)
-        if response.is_redirect and "location" in response.headers:
-            location = response.headers["location"]
-            await response.aclose()
-            current = urljoin(current, location)
+        response = await DownloadResponse.get(current, sent, connect_timeout=connect_timeout,
+                                              read_timeout=read_timeout, executor=executor)
+        if response.is_redirect:
+            response.close()
+            current = urljoin(current, response.headers["location"])
             continue
         try:
             yield response
         finally:
-            await response.aclose()
+            response.close()
         return
     raise DownloadUrlRefused(f"more than {MAX_REDIRECTS} redirects")

@@ -3,9 +3,9 @@ every redirect hop; anything else fails the file for good with a reason and is n
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
-import httpx
 import pytest
 from aiohttp import web
 from sqlalchemy import update
@@ -64,10 +64,10 @@ async def test_every_redirect_hop_is_checked(api):
         async with bystander(redirect_to=f"{inner}/steal") as (outer, outer_asked):
             # The first hop is a trusted origin (as the emulator is); the hop it names is not.
             policy = DownloadUrlPolicy(("zoom.us",), frozenset({("http", "127.0.0.1", int(outer.rsplit(":", 1)[1]))}))
-            with pytest.raises(DownloadUrlRefused):
-                async with open_download(api.services.http, f"{outer}/rec/download/x",
-                                         {"Authorization": "Bearer t"}, timeout=httpx.Timeout(5),
-                                         policy=policy):
+            with ThreadPoolExecutor(1) as reads, pytest.raises(DownloadUrlRefused):
+                async with open_download(f"{outer}/rec/download/x", {"Authorization": "Bearer t"},
+                                         connect_timeout=5, read_timeout=5, policy=policy,
+                                         executor=reads):
                     pass
     assert outer_asked == ["/rec/download/x"] and inner_asked == []
 

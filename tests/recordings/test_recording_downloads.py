@@ -250,14 +250,3 @@ def test_answers_that_disagree_about_the_file_are_not_stitched_together(tmp_path
         body.check(206, 10, {"content-range": "bytes 10-119/120"}, part)
     assert changed.value.type == "size_mismatch" and not part.exists()  # started over next time
     assert _Body((10, 100)).total == 100  # carried to the next attempt in the heartbeat
-
-
-def test_downloads_read_the_socket_a_chunk_at_a_time():
-    """The read size the download path raises (activities/recording_download.py) still exists in
-    httpcore: without it a 1 GiB file is read 64 KiB at a time, about half as fast."""
-    import httpcore._async.http11 as http11
-
-    import activities.recording_download  # noqa: F401  (sets it on import)
-    from models.recording_store import CHUNK
-
-    assert http11.AsyncHTTP11Connection.READ_NUM_BYTES == CHUNK
