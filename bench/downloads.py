@@ -26,6 +26,7 @@ SIZE = 1 << 30
 QUICK_SIZE = 16 << 20
 MIB = 1 << 20
 HOST = "host1@system.converge.test"
+ROUNDS = 3
 
 
 async def recording(stack, size: int) -> tuple[str, dict, dict]:
@@ -73,23 +74,26 @@ async def curl(url: str, token: str, dest: Path) -> tuple[float, int]:
     return elapsed, peak.peak_bytes
 
 
-async def run(stack, quick: bool) -> list[Row]:
+async def _curl_round(stack, url: str, token: str, size: int) -> tuple[float, int]:
+    dest = stack.workdir / "curl-download.mp4"
+    try:
+        took = await curl(url, token, dest)
+        got = dest.stat().st_size
+        if got != size:
+            raise RuntimeError(f"curl stored {got} bytes, expected {size}")
+        return took
+    finally:
+        dest.unlink(missing_ok=True)
+
+
+async def _probe_round(stack, booking_id: str, file_id: str, url: str, size: int) -> dict:
+    """The service's download activity in a fresh process, its file checked then removed (so
+    the next round downloads it again)."""
     from zoom_emulator import expected_sha256, file_key
 
     from bench.download_probe import run_probe
 
-    size = QUICK_SIZE if quick else SIZE
-    booking_id, rec, row = await recording(stack, size)
-    url = rec["files"][0]["download_url"]
-    dest = stack.workdir / "curl-download.mp4"
-    try:
-        curl_s, curl_rss = await curl(url, rec["download_token"], dest)
-        got = dest.stat().st_size
-        if got != size:
-            raise RuntimeError(f"curl stored {got} bytes, expected {size}")
-    finally:
-        dest.unlink(missing_ok=True)
-    probe = await run_probe(stack, booking_id, row["id"])
+    probe = await run_probe(stack, booking_id, file_id)
     try:
         expected = await asyncio.to_thread(expected_sha256, file_key(url), size)
         if probe["size"] != size or probe["sha256"] != expected:
@@ -99,11 +103,28 @@ async def run(stack, quick: bool) -> list[Row]:
         for path in Path(stack.services.settings.recordings_dir).rglob("*"):
             if path.is_file():
                 path.unlink()
+    return probe
+
+
+async def run(stack, quick: bool) -> list[Row]:
+    size = QUICK_SIZE if quick else SIZE
+    booking_id, rec, row = await recording(stack, size)
+    url = rec["files"][0]["download_url"]
+    curls, probes = [], []
+    # Alternate rounds, best of each: a shared VM's slow seconds then hit both alike.
+    for _ in range(ROUNDS):
+        curls.append(await _curl_round(stack, url, rec["download_token"], size))
+        probes.append(await _probe_round(stack, booking_id, row["id"], url, size))
+    curl_s, curl_rss = min(c for c, _ in curls), max(r for _, r in curls)
+    probe = min(probes, key=lambda p: p["seconds"])
+    rounds = ", ".join(f"{size / MIB / p['seconds']:.0f}/{size / MIB / c:.0f}"
+                       for p, (c, _) in zip(probes, curls))
     label = f"{size // MIB:,} MiB"
     return [
         Row(NAME, f"download activity throughput, {label}", size / MIB / probe["seconds"], "MiB/s",
-            size / MIB / curl_s, "curl -s -L", note="size and sha256 checked; goal 0.8x or more"),
-        Row(NAME, "download activity peak RSS growth", probe["rss_growth"] / MIB, "MiB",
+            size / MIB / curl_s, "curl -s -L", note=f"best of {ROUNDS} alternate rounds, each "
+            f"activity/curl MiB/s: {rounds}; size and sha256 checked; goal 0.8x or more"),
+        Row(NAME, "download activity peak RSS growth", max(p["rss_growth"] for p in probes) / MIB, "MiB",
             curl_rss / MIB, "curl's whole peak RSS",
             note=f"goal 64 MiB or less; process peak {probe['rss_peak'] / MIB:.0f} MiB; maxrss growth "
                  f"{probe['maxrss_growth'] / MIB:.1f} MiB"),
