@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 
@@ -34,6 +35,10 @@ async def main() -> None:
     extra = {"reuse_port": True} if settings.api_reuse_port else {}
     site = web.TCPSite(runner, settings.api_host, settings.port, **extra)
     await site.start()
+    # What start-up made (modules, routes, the ORM's tables) lives as long as the process: out of
+    # the collector's reach, a full collection no longer walks it, which otherwise stalled every
+    # request in flight for tens of milliseconds now and then (bench/README.md, "Where the time goes").
+    gc.freeze()
     logging.getLogger("api").info("API listening on %s port %s", settings.api_host, settings.port)
     try:
         await asyncio.Event().wait()
