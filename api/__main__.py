@@ -21,6 +21,7 @@ async def main() -> None:
     settings = load_settings()
     services = Services.from_settings(settings)
     await services.wait_for_dependencies(temporal=False)
+    await services.db.fill_pool()
     app = create_app(services)
     # Webhook events Temporal could not take when they came are delivered from here.
     app.cleanup_ctx.append(inbox_sweeper)

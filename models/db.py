@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +17,7 @@ PING_IDLE_SECONDS = 5.0
 
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
-        self.url = url
+        self.url, self.pool_size = url, pool_size
         self.engine: AsyncEngine = create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size
         )
@@ -35,6 +36,21 @@ class Database:
         more CPU than Postgres spends on it (api/webhooks/)."""
         async with self.engine.connect() as conn:
             yield (await conn.get_raw_connection()).driver_connection
+
+    async def fill_pool(self) -> None:
+        """Open the pool's connections now, so that the first burst of requests does not wait
+        for them one by one (each new connection costs a login and the driver's type set-up:
+        tens of milliseconds in the webhook bench's p99, bench/README.md)."""
+        held: list = []
+
+        async def hold() -> None:
+            held.append(await self.engine.connect())
+
+        try:
+            await asyncio.gather(*(hold() for _ in range(self.pool_size)))
+        finally:
+            for conn in held:
+                await conn.close()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

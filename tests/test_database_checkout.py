@@ -61,3 +61,15 @@ async def test_an_idle_connection_is_pinged_so_a_dead_one_is_replaced_before_the
         assert again != pid
     finally:
         await db.close()
+
+
+async def test_the_api_opens_its_pool_before_the_first_request(database_url):
+    """`python -m api` fills the pool at start (a burst of webhooks would otherwise wait for
+    connections being opened one by one); they are all back in the pool, ready."""
+    db = Database(database_url, pool_size=3)
+    try:
+        await db.fill_pool()
+        pool = db.engine.sync_engine.pool
+        assert (pool.checkedin(), pool.checkedout()) == (3, 0)
+    finally:
+        await db.close()
