@@ -7,8 +7,9 @@ signature check and none is a duplicate. The events name the meetings of real bo
 first, with the worker, then left without one), so the intake does all it does in production:
 verify, parse, store in the inbox, find the booking, signal its workflow. Those workflows are
 terminated afterwards, so the thousands of signals never reach a worker of a later benchmark. The load generator (bench/loadgen.py) is a separate
-process that drives, rate by rate and alternately, POST /v1/zoom/webhooks on the real API and a
-bare aiohttp handler that reads the body and answers 200 (the baseline) in this same process.
+process that drives, rate by rate and alternately, POST /v1/zoom/webhooks on the real API (as
+deployed: `python -m api` in a process of its own) and a bare aiohttp handler that reads the body
+and answers 200 (the baseline) in this bench process. CPU per event is that API process's.
 Loopback only; every step is bounded in count and time.
 """
 
