@@ -96,6 +96,7 @@ class SignalDelivery:
         self._services = services
         self._queue: asyncio.Queue[_Queued] = asyncio.Queue(maxsize)
         self.workers, self.batch, self.linger, self.max_backoff = workers, batch, linger, max_backoff
+        self._bookings: dict[str, tuple[asyncio.Lock, int]] = {}
 
     def offer(self, event_id: str, booking_id: str, signal: ZoomEventSignal) -> bool:
         """Queue an event for delivery; False when the queue is full (the sweeper will have it)."""
@@ -133,7 +134,30 @@ class SignalDelivery:
         await self._queue.join()
 
     async def deliver_batch(self, items: list[_Queued]) -> None:
-        outcomes = await asyncio.gather(*(self._signal(item) for item in items))
+        # Bookings in parallel, each booking's events one after another in the order they came:
+        # a workflow takes events in any order (docs/promises.md#5-webhooks-are-signed-answered-fast-and-applied-once),
+        # but delivery must not shuffle what arrived in order.
+        outcomes: list[str | BaseException] = [""] * len(items)
+        per_booking: dict[str, list[int]] = {}
+        for i, item in enumerate(items):
+            per_booking.setdefault(item.booking_id, []).append(i)
+
+        async def in_order(booking_id: str, indexes: list[int]) -> None:
+            # One lock per booking with waiters (FIFO), so a later batch waits for an earlier one.
+            lock, users = self._bookings.get(booking_id, (asyncio.Lock(), 0))
+            self._bookings[booking_id] = (lock, users + 1)
+            try:
+                async with lock:
+                    for i in indexes:
+                        outcomes[i] = await self._signal(items[i])
+            finally:
+                lock, users = self._bookings[booking_id]
+                if users == 1:
+                    del self._bookings[booking_id]
+                else:
+                    self._bookings[booking_id] = (lock, users - 1)
+
+        await asyncio.gather(*(in_order(b, indexes) for b, indexes in per_booking.items()))
         by_status: dict[str, list[str]] = {}
         for item, outcome in zip(items, outcomes):
             if isinstance(outcome, str):
