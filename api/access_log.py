@@ -48,9 +48,10 @@ async def access_log(request: web.Request, handler):
         elapsed = time.perf_counter() - started
         route = _route(request)
         HTTP_REQUEST_SECONDS.labels(route, request.method, str(status)).observe(elapsed)
-        log.info(json.dumps({
-            "method": request.method, "route": route, "status": status,
-            "ms": round(elapsed * 1000, 1), "org_id": request.match_info.get("org"),
-            "request_id": request_id,
-        }))
+        if log.isEnabledFor(logging.INFO):  # the line is built only when it will be written
+            log.info(json.dumps({
+                "method": request.method, "route": route, "status": status,
+                "ms": round(elapsed * 1000, 1), "org_id": request.match_info.get("org"),
+                "request_id": request_id,
+            }))
         current_request_id.reset(token)

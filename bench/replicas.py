@@ -13,12 +13,7 @@ due while both workers book on it.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 import time
-from contextlib import asynccontextmanager
-from pathlib import Path
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -26,47 +21,12 @@ from sqlmodel import col, select
 from bench import cpu
 from bench.bookings import _terminate, book_many
 from bench.harness import Row
+from bench.stack import processes
 from bench.refresh import _connect_one, _due, _refreshes
 from bench.webhooks import load, signed_requests
 
 NAME = "replicas"
-ROOT = Path(__file__).resolve().parent.parent
 WEBHOOK_RATE = 100
-
-
-@asynccontextmanager
-async def processes(stack, replicas: int):
-    """`replicas` API processes on one fresh port and as many workers; yields the API's URL."""
-    from devstack import free_port
-
-    port = free_port()
-    env = {**os.environ, **stack.process_env, "PORT": str(port), "API_HOST": "127.0.0.1", "API_REUSE_PORT": "1",
-           "WORKER_METRICS_PORT": "0", "PYTHONPATH": str(ROOT)}
-    logs = stack.workdir / f"replicas-{replicas}"
-    logs.mkdir(exist_ok=True)
-    procs = []
-    try:
-        for i in range(replicas):
-            for role, args in (("api", ["-m", "api"]), ("worker", ["worker.py"])):
-                out = (logs / f"{role}{i}.log").open("wb")
-                procs.append((logs / f"{role}{i}.log", await asyncio.create_subprocess_exec(
-                    sys.executable, *args, env=env, cwd=str(ROOT), stdout=out, stderr=asyncio.subprocess.STDOUT)))
-        deadline = time.monotonic() + 60
-        for log, _ in procs:
-            while not any(m in log.read_text(errors="replace") for m in ("API listening", "worker serving")):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{log.name} never became ready: {log.read_text()[-500:]}")
-                await asyncio.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        for _, p in procs:
-            if p.returncode is None:
-                p.send_signal(signal.SIGTERM)
-        for _, p in procs:
-            try:
-                await asyncio.wait_for(p.wait(), 15)
-            except asyncio.TimeoutError:
-                p.kill()
 
 
 def _cpu(a: dict, b: dict, *roles: str) -> float:

@@ -18,7 +18,10 @@ import asyncio
 import os
 import secrets
 import shutil
+import signal
+import sys
 import tempfile
+import time
 import uuid
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,6 +29,7 @@ from pathlib import Path
 
 WEBHOOK_SECRET = "bench-webhook-secret"
 SYSTEM_HOSTS = "host1@system.converge.test:2,host2@system.converge.test:2"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def say(msg: str) -> None:
@@ -188,3 +192,38 @@ async def running_stack(*, emulator_options: dict | None = None):
             f"Temporal {settings.temporal_address}")
         yield Stack(services, temporal, emu, api_url, workdir, exits,
                     process_env={k: str(v) for k, v in env.items()})
+
+
+@asynccontextmanager
+async def processes(stack, replicas: int, *, workers: bool = True):
+    """`replicas` API processes (`python -m api`, as deployed) on one fresh port and, unless
+    `workers` is False, as many workers (`python worker.py`); yields the API's URL."""
+    from devstack import free_port
+
+    port = free_port()
+    env = {**os.environ, **stack.process_env, "PORT": str(port), "API_HOST": "127.0.0.1", "API_REUSE_PORT": "1",
+           "WORKER_METRICS_PORT": "0", "PYTHONPATH": str(ROOT)}
+    logs = Path(tempfile.mkdtemp(prefix=f"processes-{replicas}-", dir=stack.workdir))  # fresh logs
+    procs = []
+    try:
+        for i in range(replicas):
+            for role, args in (("api", ["-m", "api"]), ("worker", ["worker.py"]))[:2 if workers else 1]:
+                out = (logs / f"{role}{i}.log").open("wb")
+                procs.append((logs / f"{role}{i}.log", await asyncio.create_subprocess_exec(
+                    sys.executable, *args, env=env, cwd=str(ROOT), stdout=out, stderr=asyncio.subprocess.STDOUT)))
+        deadline = time.monotonic() + 60
+        for log, _ in procs:
+            while not any(m in log.read_text(errors="replace") for m in ("API listening", "worker serving")):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{log.name} never became ready: {log.read_text()[-500:]}")
+                await asyncio.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for _, p in procs:
+            if p.returncode is None:
+                p.send_signal(signal.SIGTERM)
+        for _, p in procs:
+            try:
+                await asyncio.wait_for(p.wait(), 15)
+            except asyncio.TimeoutError:
+                p.kill()

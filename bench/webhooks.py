@@ -7,8 +7,9 @@ signature check and none is a duplicate. The events name the meetings of real bo
 first, with the worker, then left without one), so the intake does all it does in production:
 verify, parse, store in the inbox, find the booking, signal its workflow. Those workflows are
 terminated afterwards, so the thousands of signals never reach a worker of a later benchmark. The load generator (bench/loadgen.py) is a separate
-process that drives, rate by rate and alternately, POST /v1/zoom/webhooks on the real API and a
-bare aiohttp handler that reads the body and answers 200 (the baseline) in this same process.
+process that drives, rate by rate and alternately, POST /v1/zoom/webhooks on the real API (as
+deployed: `python -m api` in a process of its own) and a bare aiohttp handler that reads the body
+and answers 200 (the baseline) in this bench process. CPU per event is that API process's.
 Loopback only; every step is bounded in count and time.
 """
 
@@ -24,8 +25,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bench import cpu
 from bench.harness import Row
-from bench.stack import WEBHOOK_SECRET
+from bench.stack import WEBHOOK_SECRET, processes
 
 NAME = "webhooks"
 P99_BUDGET_MS = 100.0
@@ -33,6 +35,7 @@ RATES = [25, 50, 100, 200, 400, 800]
 STEP_SECONDS = 3.0
 QUICK_RATES = [25, 50]
 QUICK_STEP_SECONDS = 1.0
+WARMUP = 25  # events sent to each target before the measured steps
 
 
 def recording_completed(meeting_id: int, base: str = "http://127.0.0.1:9/") -> dict:
@@ -131,26 +134,35 @@ async def measure(targets: dict[str, str], rates: list[float], seconds: float,
                   workdir: Path, meeting_ids: list[int] | None = None,
                   settle=None) -> dict[str, list[dict]]:
     """Each rate against each target in turn (so drift on a shared box hits both alike);
-    a target past saturation (p99 over 2 s or errors) is not pushed further."""
+    a target past saturation (p99 over 2 s or errors) is not pushed further. Each step records
+    the CPU seconds its target's process spent on it (`cpu_s`, until it settled: the signals
+    after the answers are part of what an event costs)."""
     per_step = [int(r * seconds) for r in rates]
     requests_file = workdir / "webhook-requests.jsonl"
     # Every request a target gets in the whole run is distinct (no step repeats an earlier
     # step's events, which a deduplicating intake would answer differently).
     with requests_file.open("w") as f:
-        for r in signed_requests(sum(per_step), meeting_ids):
+        for r in signed_requests(sum(per_step) + WARMUP, meeting_ids):
             f.write(json.dumps(r) + "\n")
+    for url in targets.values():  # first requests of a fresh process import and prepare things
+        await load(url, requests_file, WARMUP, 1.0, offset=sum(per_step))
+    if settle is not None:
+        for name in targets:
+            await settle(name)
     results: dict[str, list[dict]] = {name: [] for name in targets}
     done: set[str] = set()
     for i, rate in enumerate(rates):
         for name, url in targets.items():
             if name in done:
                 continue
+            before = cpu.snapshot()
             step = await load(url, requests_file, rate, seconds, offset=sum(per_step[:i]))
             results[name].append(step)
             if settle is not None:
                 # Requests the generator gave up on may still be in the server's queue: let it
                 # drain before the next step, or that step (the baseline's too) pays for them.
                 await settle(name)
+            step["cpu_s"] = cpu.used(before, cpu.snapshot())
             if step["p99_ms"] is None or step["p99_ms"] > 2000 or step["ok"] < step["sent"]:
                 done.add(name)
             await asyncio.sleep(0.5)
@@ -187,9 +199,12 @@ async def run(stack, quick: bool) -> list[Row]:
     meeting_ids, booking_ids = await _bookings(stack, 4 if quick else 20)
     runner, bare_url = await bare_server()
     try:
-        got = await measure({"service": f"{stack.api_url}/v1/zoom/webhooks", "bare": bare_url},
-                            rates, seconds, stack.workdir, meeting_ids,
-                            settle=lambda name: _settle(stack, booking_ids) if name == "service" else asyncio.sleep(0))
+        # The API as deployed: `python -m api` in a process of its own (docker-compose.yml), with
+        # its sweepers and its access log; the bench process (bare baseline) stays apart.
+        async with processes(stack, 1, workers=False) as api_url:
+            got = await measure({"service": f"{api_url}/v1/zoom/webhooks", "bare": bare_url},
+                                rates, seconds, stack.workdir, meeting_ids,
+                                settle=lambda name: _settle(stack, booking_ids) if name == "service" else asyncio.sleep(0))
     finally:
         await runner.cleanup()
         await _terminate(stack, booking_ids)
@@ -207,6 +222,15 @@ async def run(stack, quick: bool) -> list[Row]:
 
     rows.append(Row(NAME, f"highest rate with p99 < {P99_BUDGET_MS:g} ms (of {', '.join(f'{r:g}' for r in rates)})",
                     best_rate(service), "/s", best_rate(bare), "bare aiohttp 200", note="goal 0.25x or more"))
+    api_cpu = {s["rate"]: s["cpu_s"].get("api", 0.0) / max(s["ok"], 1) * 1000 for s in service}
+    bare_cpu = {b["rate"]: b["cpu_s"].get("bench", 0.0) / max(b["ok"], 1) * 1000 for b in bare}
+    total_ok = sum(s["ok"] for s in service)
+    rows.append(Row(NAME, "CPU per webhook event, API process (answer, inbox, signal and its mark)",
+                    sum(s["cpu_s"].get("api", 0.0) for s in service) / max(total_ok, 1) * 1000, "ms",
+                    sum(b["cpu_s"].get("bench", 0.0) for b in bare) / max(sum(b["ok"] for b in bare), 1) * 1000,
+                    "bare aiohttp 200, bench process",
+                    note="per rate: " + ", ".join(f"{r:g}/s {v:.2f} ms (bare {bare_cpu.get(r, 0):.2f})"
+                                                   for r, v in api_cpu.items())))
     rows.append(Row(NAME, "events stored in the inbox and signalled to their booking",
                     routed.get("routed", 0), "",
                     note=", ".join(f"{k} {v}" for k, v in sorted(routed.items()))))

@@ -91,7 +91,13 @@ def test_the_api_listens_on_loopback_unless_api_host_is_set(monkeypatch):
         async def start(self):
             raise Stop()
 
+    class FakePool:
+        async def fill_pool(self):
+            pass
+
     class FakeServices:
+        db = FakePool()
+
         async def wait_for_dependencies(self, *, temporal):
             pass
 

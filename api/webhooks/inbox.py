@@ -153,8 +153,7 @@ async def store(services: Services, event, body: dict) -> Stored:
     # Routed types get pending/unrouted from the lookup; app_deauthorized is pending for the
     # request itself (and the sweeper, should that not finish); the rest are kept as ignored.
     other_status = PENDING if isinstance(event, AppDeauthorized) else IGNORED
-    async with services.db.engine.connect() as conn:
-        driver = (await conn.get_raw_connection()).driver_connection
+    async with services.db.driver() as driver:
         inserted = await driver.fetchrow(
             _INSERT_EVENT, row_id, key, event.event, meeting_id, uuid, json.dumps(without_secrets(body)),
             token_enc, now, routed, other_status,

@@ -236,3 +236,40 @@ async def test_an_event_is_acknowledged_before_it_is_signalled_and_still_deliver
     finally:
         gate.set()
         await runner.cleanup()
+
+
+async def test_events_that_wait_together_are_signalled_and_marked_in_batches(api, temporal_env):
+    """Events stored while the delivery is busy go out together: every one reaches the workflow
+    once, in the order they came, and every row is marked routed, in fewer marking rounds than
+    there are events."""
+    from api.webhooks.intake import DELIVERY
+
+    runner, url = await start_api(api.services)
+    delivery = runner.app[DELIVERY]
+    gate = asyncio.Event()
+    deliver_batch, batches = delivery.deliver_batch, []
+
+    async def held(items):
+        batches.append(len(items))
+        await gate.wait()
+        await deliver_batch(items)
+
+    delivery.deliver_batch = held
+    m = await booked_meeting(api.services)
+    count = 2 * delivery.workers + 4
+    try:
+        async with recorder(temporal_env.client, m.booking_id) as wf:
+            async with httpx.AsyncClient(base_url=url, timeout=ZOOM_TIMEOUT) as zoom:
+                answers = [await post_signed(zoom, recording_event(m.zoom_meeting_id, new_uuid()))
+                           for _ in range(count)]
+            assert [a.json()["status"] for a in answers] == ["stored"] * count
+            gate.set()
+            signals = await seen(wf, count)
+            await delivery.join()
+        rows = await inbox_rows(api.services, m.zoom_meeting_id)
+        assert [s.event_id for s in signals] == [r.id for r in rows]  # in the order they came
+        assert {(r.route_status, r.attempts) for r in rows} == {("routed", 1)}
+        assert sum(batches) == count and len(batches) < count, batches
+    finally:
+        gate.set()
+        await runner.cleanup()
