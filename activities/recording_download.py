@@ -135,8 +135,10 @@ async def _copy_body(response: DownloadResponse, pipeline: _Pipeline, handle: Pa
     async def settle() -> None:
         nonlocal offset
         n, writing, hashing = in_flight[0]
-        await writing
-        await hashing
+        # Shielded: a cancel here must not cancel the futures while their threads still write
+        # (the `finally` below waits for them before the file closes and the lease goes).
+        await asyncio.shield(writing)
+        await asyncio.shield(hashing)
         in_flight.popleft()
         DOWNLOADED_BYTES.inc(n)
         for at in range(min(CHUNK, n), n + CHUNK, CHUNK):  # chunk by chunk, as the part file grew
@@ -146,10 +148,19 @@ async def _copy_body(response: DownloadResponse, pipeline: _Pipeline, handle: Pa
     async def read(buffer: memoryview) -> int:
         reading = asyncio.ensure_future(response.readinto(buffer))
         try:
-            while in_flight and not reading.done():
-                await asyncio.wait((reading, *in_flight[0][1:]), return_when=asyncio.FIRST_COMPLETED)
+            while not reading.done():
+                # Only what is still running: a done future would wake this loop at once, again
+                # and again, while the other one finishes.
+                waiting = [reading, *(f for f in (in_flight[0][1:] if in_flight else ()) if not f.done())]
+                done, _ = await asyncio.wait(waiting, timeout=lease.every,
+                                             return_when=asyncio.FIRST_COMPLETED)
                 while on_disk():
                     await settle()
+                if not done:
+                    # A slow body takes long to fill a step: the attempt still proves it is
+                    # alive and keeps the file's lease, or it would lose both mid-step.
+                    activity.heartbeat(offset, total)
+                    await lease.keep()
             return await reading
         finally:
             if not reading.done():  # cancelled, or a write failed: the read stops (and is waited for)
@@ -174,7 +185,11 @@ async def _copy_body(response: DownloadResponse, pipeline: _Pipeline, handle: Pa
         while in_flight:
             await settle()
     finally:  # a failed read or a cancel: the writes in flight finish before the file closes
-        await asyncio.gather(*(f for _, *futures in in_flight for f in futures), return_exceptions=True)
+        running = [f for _, *futures in in_flight for f in futures]
+        if running:
+            await asyncio.wait(running)  # never cancels them, unlike gather
+            for f in running:  # their errors were the failure's consequence, not news
+                f.cancelled() or f.exception()
     return offset
 
 
@@ -421,8 +436,8 @@ class _Lease:
     was lost. A read gives up after half the lease, so no stalled read outlives it."""
 
     def __init__(self, lock, seconds: float) -> None:
-        self._lock, self._every = lock, seconds / 3
-        self._next = time.monotonic() + self._every
+        self._lock, self.every = lock, seconds / 3
+        self._next = time.monotonic() + self.every
         self.read_timeout = seconds * READ_SHARE_OF_LEASE
 
     async def keep(self) -> None:
@@ -433,4 +448,4 @@ class _Lease:
         except LockError:
             raise _fail(FileFailure.IN_PROGRESS, "This attempt lost its lease on the file; another "
                                                  "attempt may be writing it.") from None
-        self._next = time.monotonic() + self._every
+        self._next = time.monotonic() + self.every

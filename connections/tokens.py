@@ -667,7 +667,9 @@ class TokenManager(BatchRefresh):
                         "disconnect: %s", connection_id, exc)
 
     async def _count_failure(self, row: StoredRow) -> None:
-        async with self._services.db.autocommit() as c:
+        # Bounded like every statement under the lock: in a keep-alive batch the other
+        # connections' rotated pairs wait, unsaved, for this one (connections/token_batch.py).
+        async with self._bounded_db() as c:
             await c.execute(
                 update(ZoomConnection)
                 .where(ZoomConnection.id == row.id)
@@ -679,13 +681,25 @@ class TokenManager(BatchRefresh):
         conditions = [ZoomConnection.id == connection_id, ZoomConnection.status == "active"]
         if expected_version is not None:
             conditions.append(ZoomConnection.token_version == expected_version)
-        async with self._services.db.autocommit() as c:
+        async with self._bounded_db() as c:
             result = await c.execute(
                 update(ZoomConnection)
                 .where(*conditions)
                 .values(**tokens_destroyed("expired", reason, utcnow()))
             )
         return result.rowcount == 1
+
+    @asynccontextmanager
+    async def _bounded_db(self):
+        """An autocommit connection whose work must end within DB_CALL_TIMEOUT (a database that
+        hangs is a transient failure, never a lock held unnoticed)."""
+        try:
+            async with asyncio.timeout(self.DB_CALL_TIMEOUT):
+                async with self._services.db.autocommit() as c:
+                    yield c
+        except TimeoutError:
+            raise ZoomTransientError(
+                f"the database did not answer within {self.DB_CALL_TIMEOUT:g} s") from None
 
     # --- helpers ------------------------------------------------------------------------------
 

@@ -137,3 +137,51 @@ def test_part_files_are_written_direct_where_the_filesystem_allows(tmp_path):
         pytest.skip("this filesystem refuses O_DIRECT")
     with PartFile(tmp_path / "f.part", 0) as f:
         assert f._direct is not None
+
+
+async def test_a_slow_body_keeps_the_lease_and_heartbeats_while_a_step_fills(tmp_path):
+    """A step is 4 MiB: on a slow link filling one takes longer than the lease and the heartbeat
+    timeout. The attempt must renew both while it waits, or it loses the file every step."""
+    from contextlib import ExitStack
+
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.recording_download import _copy_body, _Pipeline
+
+    class SlowBody:
+        """Hands over 1,000 bytes after 0.35 s, then ends."""
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        async def readinto(self, buffer: memoryview) -> int:
+            self.calls += 1
+            if self.calls > 1:
+                return 0
+            await asyncio.sleep(0.35)
+            buffer[:1000] = b"\0" * 1000
+            return 1000
+
+    class Lease:
+        every = 0.1
+
+        def __init__(self) -> None:
+            self.kept = 0
+
+        async def keep(self) -> None:
+            self.kept += 1
+
+    beats: list = []
+    env = ActivityEnvironment()
+    env.on_heartbeat = lambda *details: beats.append(details)
+    lease, digest = Lease(), hashlib.sha256()
+
+    async def copy() -> int:
+        with ExitStack() as stack, PartFile(tmp_path / "f.part", 0) as handle:
+            return await _copy_body(SlowBody(), _Pipeline(stack), handle, digest, lease, 1000)
+
+    assert await env.run(copy) == 1000
+    assert (tmp_path / "f.part").read_bytes() == b"\0" * 1000
+    # Renewed while the step filled (about three lease periods), then once before its write.
+    assert lease.kept >= 3, lease.kept
+    assert len([b for b in beats if b[0] == 0]) >= 2, beats
