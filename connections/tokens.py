@@ -709,16 +709,10 @@ class TokenManager(BatchRefresh):
 
     async def _load_many(self, connection_ids: list[str]) -> dict[str, StoredRow]:
         """The rows by id (absent ones left out), in one query."""
-        # Bounded, so a hung database cannot hold a refresh (and its lock) unnoticed.
-        try:
-            async with asyncio.timeout(self.DB_CALL_TIMEOUT):
-                async with self._services.db.autocommit() as c:
-                    rows = (await c.execute(
-                        select(_CONNECTIONS).where(_CONNECTIONS.c.id.in_(connection_ids))
-                    )).all()
-        except TimeoutError:
-            raise ZoomTransientError(
-                f"the database did not answer within {self.DB_CALL_TIMEOUT:g} s") from None
+        async with self._bounded_db() as c:
+            rows = (await c.execute(
+                select(_CONNECTIONS).where(_CONNECTIONS.c.id.in_(connection_ids))
+            )).all()
         return {row.id: row for row in rows}
 
     async def _parked_among(self, connection_ids: list[str]) -> set[str]:
